@@ -13,7 +13,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _real_data_root() -> Path:
     env = os.environ.get("MOCAP3D_REAL_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "real"
+    if env:
+        return Path(env)
+    for candidate in (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real")):
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "data" / "real"
 
 
 @pytest.fixture
@@ -28,7 +33,7 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
-    """Real recordings (read-only): ../shared/data/real or $MOCAP3D_REAL_DATA."""
+    """Real recordings (read-only): $MOCAP3D_REAL_DATA, ../shared/data/real or /work/shared."""
     root = _real_data_root()
     if not root.is_dir():
         pytest.skip(f"real data folder {root} not found; set MOCAP3D_REAL_DATA to its path")
