@@ -6,10 +6,19 @@ views cannot support every parameter the fit falls back to fewer, and says why:
 
 - too few views for the model (full pinhole needs 12, see :data:`PINHOLE_LEVELS`);
 - a distortion so poorly determined that its 1-σ uncertainty (all terms jointly) at the
-  image corners and edges exceeds ``max_std_px`` (the views do not reach the edges, or are
-  all alike);
-- a radial distortion that folds back inside the image (non-monotonic), which happens when
-  high-order terms are fitted to views that do not cover the periphery.
+  edge of the image area the views cover exceeds ``max_std_px`` (too few or too similar
+  views);
+- a radial distortion that folds back inside that area (non-monotonic).
+
+Beyond the area the views cover the model is an extrapolation: the quality report warns
+when the views leave much of the image uncovered, or when the model folds back before the
+image corners (:attr:`IntrinsicsResult.valid_fraction`).
+
+High-order radial terms (pinhole k3, fisheye k3 and k4) that the views find to be zero are
+left out too (Wald test at 99.9 %): they hardly change the fit where the views are but make
+the model swing beyond them. That is listed in ``not_significant``, not as a problem.
+Tangential terms are kept whenever the views support them: left out while not quite zero,
+they bias the principal point (by several pixels on the simulated rigs).
 """
 
 from __future__ import annotations
@@ -27,6 +36,9 @@ from mocap3d.camera import Camera, LensModel
 from mocap3d.errors import InputError
 
 log = logging.getLogger(__name__)
+
+# high-order radial terms: left out when the views show them to be zero (see module doc)
+_HIGH_ORDER = ("k3", "k4")
 
 # (name, free distortion indices, minimum number of views)
 PINHOLE_LEVELS: tuple[tuple[str, tuple[int, ...], int], ...] = (
@@ -63,6 +75,13 @@ class IntrinsicsResult:
         Views used.
     std : dict of str to float
         Standard deviation of every fitted parameter (px for fx…cy, unitless otherwise).
+    valid_fraction : float
+        Share of the image radius (centre to corner) where the lens model can be inverted;
+        below 1 the model folds back near the image corners, whose pixels then cannot be
+        used (their undistortion is NaN).
+    not_significant : tuple of str
+        Terms left out because the views show them to be zero (their estimate is within the
+        noise: Wald test at 99.9 %); not a problem, just a simpler model.
     """
 
     camera: Camera
@@ -71,6 +90,8 @@ class IntrinsicsResult:
     rms_px: float
     n_views: int
     std: dict[str, float]
+    valid_fraction: float = 1.0
+    not_significant: tuple[str, ...] = ()
 
 
 def _usable(corners: np.ndarray, nx: int, min_corners: int) -> np.ndarray:
@@ -131,8 +152,10 @@ def _initial_camera(
     return Camera(name, size, K, np.zeros(5 if model == "pinhole" else 4), model)
 
 
-def edge_uncertainty_px(cam: Camera, free: list[int], cov: np.ndarray) -> float:
-    """1-σ pixel uncertainty of the distortion at the image corners and edge midpoints.
+def distortion_uncertainty_px(
+    cam: Camera, free: list[int], cov: np.ndarray, pixels: np.ndarray
+) -> float:
+    """Largest 1-σ pixel uncertainty of the lens model at ``pixels`` (n, 2).
 
     The rays through those pixels are projected with the intrinsics ``free`` (indices into
     ``[fx, fy, cx, cy, d0, …]``, typically the distortion terms) perturbed; their joint
@@ -141,23 +164,12 @@ def edge_uncertainty_px(cam: Camera, free: list[int], cov: np.ndarray) -> float:
     """
     from mocap3d.calibration._ba import intrinsic_vector, with_intrinsics
 
-    w, h = cam.size
-    pts = np.array(
-        [
-            [0, 0],
-            [w - 1, 0],
-            [0, h - 1],
-            [w - 1, h - 1],
-            [(w - 1) / 2, 0],
-            [(w - 1) / 2, h - 1],
-            [0, (h - 1) / 2],
-            [w - 1, (h - 1) / 2],
-        ],
-        float,
-    )
+    pts = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
     xy = cam.undistort_points(pts)
     if not np.all(np.isfinite(xy)) or not np.all(np.isfinite(cov)):
         return np.inf
+    if not free:
+        return 0.0
     v = intrinsic_vector(cam)
     G = np.zeros((len(pts), 2, len(free)))
     for j, idx in enumerate(free):
@@ -169,25 +181,41 @@ def edge_uncertainty_px(cam: Camera, free: list[int], cov: np.ndarray) -> float:
     return float(np.sqrt(np.max(var)))
 
 
-def _monotonic(cam: Camera) -> bool:
-    """Whether the radial mapping keeps increasing out to beyond the image corners."""
-    w, h = cam.size
-    r_px = np.hypot(max(cam.K[0, 2], w - cam.K[0, 2]), max(cam.K[1, 2], h - cam.K[1, 2]))
-    r_d = np.linspace(0, 1.05 * r_px / cam.K[0, 0], 200)  # distorted normalised radius
+def valid_radius(cam: Camera) -> float:
+    """Distorted normalised radius up to which the radial model keeps increasing.
+
+    Beyond it the lens model folds back (two rays map to one pixel) and cannot be inverted;
+    inf when it does not fold within 90° of the optical axis.
+    """
     if cam.model == "fisheye":
         k = np.zeros(4)
         k[: cam.dist.size] = cam.dist[:4]
-        theta = np.linspace(0, min(np.pi / 2 - 1e-3, 1.5 * r_d[-1]), 400)
+        theta = np.linspace(0, np.pi / 2, 2000)
         t2 = theta**2
-        td = theta * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3]))))
-        return bool(np.all(np.diff(td) > 0) and td[-1] >= r_d[-1])
-    k = np.zeros(5)
-    k[: min(5, cam.dist.size)] = cam.dist[:5]
-    r = np.linspace(0, 3 * r_d[-1], 600)
-    rd = r * (1 + k[0] * r**2 + k[1] * r**4 + k[4] * r**6)
-    inside = rd <= r_d[-1]
-    reach = np.argmin(inside) if not np.all(inside) else len(r)
-    return bool(reach < len(r) and np.all(np.diff(rd[: reach + 1]) > 0))
+        rd = theta * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3]))))
+    else:
+        k = np.zeros(5)
+        k[: min(5, cam.dist.size)] = cam.dist[:5]
+        r = np.linspace(0, 4.0, 4000)
+        rd = r * (1 + k[0] * r**2 + k[1] * r**4 + k[4] * r**6)
+    falling = np.flatnonzero(np.diff(rd) <= 0)
+    return float(rd[falling[0]]) if falling.size else np.inf
+
+
+def _radius(cam: Camera, pixels: np.ndarray) -> np.ndarray:
+    """Distorted normalised radius of pixels (n, 2)."""
+    return np.hypot(
+        (pixels[:, 0] - cam.K[0, 2]) / cam.K[0, 0], (pixels[:, 1] - cam.K[1, 2]) / cam.K[1, 1]
+    )
+
+
+def _hull(pixels: np.ndarray) -> np.ndarray:
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        return pixels[ConvexHull(pixels).vertices]
+    except (QhullError, ValueError):
+        return pixels
 
 
 def _fit(
@@ -220,6 +248,57 @@ def _fit(
     return out, rms, sol.camera_cov[0], good, free
 
 
+def _problems(
+    cam: Camera,
+    free: list[int],
+    cov: np.ndarray,
+    region: np.ndarray,
+    seen: np.ndarray,
+    max_std_px: float,
+) -> list[str]:
+    """Why the views cannot support this fit (empty if they can)."""
+    problems = []
+    dist_idx = [j for j, i in enumerate(free) if i >= 4]
+    spread = distortion_uncertainty_px(
+        cam, [free[j] for j in dist_idx], cov[np.ix_(dist_idx, dist_idx)], region
+    )
+    if not spread <= max_std_px:
+        problems.append(
+            f"the distortion is uncertain by {spread:.2g} px (1σ) at the edge of the area "
+            f"the views cover (limit {max_std_px:g} px): too few or too similar views"
+        )
+    if not valid_radius(cam) > 1.02 * float(_radius(cam, seen).max()):
+        problems.append("the radial distortion folds back inside the area the views cover")
+    return problems
+
+
+def _wald(cam: Camera, free: list[int], cov: np.ndarray, terms: list[int]) -> float:
+    """Wald statistic of ``terms`` (intrinsic indices) being zero."""
+    from mocap3d.calibration._ba import intrinsic_vector
+
+    idx = [free.index(t) for t in terms]
+    value = intrinsic_vector(cam)[terms]
+    try:
+        return float(value @ np.linalg.solve(cov[np.ix_(idx, idx)], value))
+    except np.linalg.LinAlgError:
+        return 0.0
+
+
+def _chi2_limit(dof: int) -> float:
+    """99.9 % quantile of χ²: a term is kept only if the views say it is not zero."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(0.999, dof))
+
+
+def _drop(cam: Camera, keep: tuple[int, ...]) -> Camera:
+    """The same camera with the distortion terms not in ``keep`` set to zero."""
+    dist = np.zeros(cam.dist.size)
+    for d in keep:
+        dist[d] = cam.dist[d]
+    return cam.replace(dist=dist)
+
+
 def calibrate_intrinsics(
     name: str,
     corners: np.ndarray,
@@ -245,8 +324,8 @@ def calibrate_intrinsics(
     max_views : int
         At most this many diverse views are used (speed; the bundle adjustment later uses all).
     max_std_px : float
-        Distortion terms are dropped while the fit's 1-σ uncertainty at the image corners
-        and edges exceeds this (px).
+        Distortion terms are dropped while the fit's 1-σ uncertainty at the edge of the area
+        the views cover exceeds this (px).
 
     Raises
     ------
@@ -266,9 +345,13 @@ def calibrate_intrinsics(
     names = INTRINSIC_NAMES[model]
     notes: list[str] = []
     cam = _initial_camera(name, image_size, obj, views, model)
+    seen = views[np.isfinite(views[..., 0])]
+    region = _hull(seen)
     fix_centre = len(views) < 3
     if fix_centre:
         notes.append(f"only {len(views)} usable view(s): principal point fixed at the image centre")
+    dropped: list[str] = []
+    start = cam
     for level, (label, free_dist, min_views) in enumerate(levels):
         if len(views) < min_views:
             if level == 0:
@@ -276,25 +359,26 @@ def calibrate_intrinsics(
                     f"{len(views)} usable views, the full {model} model ({label}) needs {min_views}"
                 )
             continue
-        fitted, rms, cov, _, free = _fit(cam, obj, views, free_dist, fix_centre)
-        problems = []
-        dist_idx = [j for j, i in enumerate(free) if i >= 4]
-        spread = edge_uncertainty_px(
-            fitted, [free[j] for j in dist_idx], cov[np.ix_(dist_idx, dist_idx)]
-        )
-        if free_dist and not spread <= max_std_px:
-            problems.append(
-                f"the distortion is uncertain by {spread:.2g} px (1σ) at the image edges "
-                f"(limit {max_std_px:g} px): the views do not reach the edges or are too alike"
-            )
-        if free_dist and not _monotonic(fitted):
-            problems.append("radial distortion folds back inside the image")
+        fitted, rms, cov, _, free = _fit(start, obj, views, free_dist, fix_centre)
         last = level == len(levels) - 1
+        problems = _problems(fitted, free, cov, region, seen, max_std_px) if free_dist else []
         if problems and not last:
             notes.append(f"{label}: not supported by the views — " + "; ".join(problems))
+            start = _drop(fitted, levels[level + 1][1])
             continue
+        new = [4 + d for d in free_dist if not last and d not in levels[level + 1][1]]
+        if new and all(names[i] in _HIGH_ORDER for i in new):
+            stat = _wald(fitted, free, cov, new)
+            if stat < _chi2_limit(len(new)):
+                terms = " ".join(names[i] for i in new)
+                dropped.append(f"{terms} (Wald χ² {stat:.3g} < {_chi2_limit(len(new)):.3g})")
+                start = _drop(fitted, levels[level + 1][1])
+                continue
         if notes:
             log.info("camera %s: fitted %s (%s)", name, label, "; ".join(notes))
+        w, h = image_size
+        corners_px = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], float)
+        reach = valid_radius(fitted)
         return IntrinsicsResult(
             camera=fitted,
             parameters=label,
@@ -302,5 +386,7 @@ def calibrate_intrinsics(
             rms_px=rms,
             n_views=len(views),
             std={names[i]: float(np.sqrt(cov[j, j])) for j, i in enumerate(free)},
+            valid_fraction=float(min(1.0, reach / _radius(fitted, corners_px).max())),
+            not_significant=tuple(dropped),
         )
     raise AssertionError("unreachable: the last level always returns")  # pragma: no cover

@@ -106,3 +106,41 @@ def as_array(observations: Any) -> np.ndarray:
             f"{tuple(observations.dims)}); build them with board_observations()"
         )
     return np.asarray(observations.transpose(*DIMS).values, dtype=np.float64)
+
+
+def frame_keys_from_sync_table(
+    path: str | Path, cameras: Mapping[str, int]
+) -> dict[str, np.ndarray]:
+    """Frame keys from a synchronisation table like caliscope's ``timestamps.csv``.
+
+    The table has one row per recorded frame with columns ``sync_index``, ``cam_id`` and
+    ``frame_time``. A camera's video holds its frames in capture order, so video frame ``k``
+    of camera ``cam_id`` is the row with the ``k``-th smallest ``frame_time`` of that camera,
+    and its key is that row's ``sync_index`` (frames with the same ``sync_index`` were
+    grouped as simultaneous by the recording software).
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    cameras : mapping of str to int
+        Camera name → ``cam_id`` in the table.
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"synchronisation table {path} does not exist")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    need = {"sync_index", "cam_id", "frame_time"}
+    if not rows or not need <= set(rows[0]):
+        raise InputError(f"{path}: expected columns {sorted(need)}")
+    out = {}
+    for name, cam_id in cameras.items():
+        mine = [r for r in rows if int(r["cam_id"]) == int(cam_id)]
+        if not mine:
+            raise InputError(f"{path}: no rows for camera {name!r} (cam_id {cam_id})")
+        mine.sort(key=lambda r: float(r["frame_time"]))
+        out[name] = np.array([int(r["sync_index"]) for r in mine], dtype=np.int64)
+    return out

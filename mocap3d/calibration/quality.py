@@ -220,3 +220,58 @@ def assess_calibration(
         coverage=coverage,
         warnings=warnings,
     )
+
+
+def compare_calibrations(
+    estimate: CameraGroup, reference: CameraGroup, *, align: bool = False
+) -> dict[str, dict[str, float]]:
+    """Per-camera differences between two calibrations of the same cameras.
+
+    Parameters
+    ----------
+    estimate, reference : CameraGroup
+        Cameras are matched by name.
+    align : bool
+        Compare the rig's shape, not where its world frame lies: centres after the rigid
+        transform that best maps the estimated centres onto the reference's (Kabsch; with
+        fewer than three cameras, the mean offset after the orientation alignment),
+        orientations after the rotation that best maps the estimated orientations onto the
+        reference's.
+
+    Returns
+    -------
+    dict of str to dict
+        Per camera: ``centre_mm`` (distance between centres), ``rotation_deg`` (angle of the
+        relative rotation), ``focal_percent`` (mean of fx, fy relative difference),
+        ``principal_point_px``.
+    """
+    from mocap3d.calibration.poses import make_T, project_to_rotation
+    from mocap3d.calibration.world import rigid_fit, transform_group
+
+    est = estimate.subset(reference.names)
+    rot_est = est
+    if align:
+        # orientations: the rotation that best maps the estimated camera orientations onto
+        # the reference's (chordal mean); centres: the rigid fit of the centres (Kabsch),
+        # whose long baselines fix the rotation better than any one camera's orientation
+        M = sum(r.R.T @ e.R for r, e in zip(reference, est, strict=True))
+        R = project_to_rotation(np.asarray(M))
+        rot_est = transform_group(est, make_T(R, np.zeros(3)))
+        if len(est) >= 3:
+            est = transform_group(est, rigid_fit(est.centers, reference.centers))
+        else:
+            est = transform_group(
+                rot_est, make_T(np.eye(3), (reference.centers - rot_est.centers).mean(axis=0))
+            )
+    out = {}
+    for e, q, r in zip(est, rot_est, reference, strict=True):
+        cos = (np.trace(q.R @ r.R.T) - 1) / 2
+        out[r.name] = {
+            "centre_mm": float(np.linalg.norm(e.center - r.center)),
+            "rotation_deg": float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))),
+            "focal_percent": float(
+                100 * np.mean([e.K[0, 0] / r.K[0, 0] - 1, e.K[1, 1] / r.K[1, 1] - 1])
+            ),
+            "principal_point_px": float(np.hypot(*(e.K[:2, 2] - r.K[:2, 2]))),
+        }
+    return out
