@@ -15,8 +15,6 @@ reads the cache instead of detecting again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -29,14 +27,18 @@ from typing import Any
 import numpy as np
 
 from mocap3d.calibration.board import BoardSpec
+from mocap3d.calibration.detections import (
+    CameraDetections,
+    cache_file,
+    load_cache,
+    save_cache,
+)
 from mocap3d.calibration.footage import Footage, open_footage
 from mocap3d.errors import InputError
-from mocap3d.io.atomic import atomic_path
 from mocap3d.progress import Progress, report
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = 4
 _CHUNK = 16  # frames decoded before they are handed to the detection threads
 
 
@@ -164,112 +166,6 @@ class BoardDetector:
         return out
 
 
-@dataclass(frozen=True)
-class CameraDetections:
-    """The corners found in one camera's footage.
-
-    Attributes
-    ----------
-    camera : str
-    source : str
-        The footage path.
-    image_size : (int, int)
-        Width, height in pixels.
-    n_examined : int
-        Frames looked at (every ``stride``-th frame).
-    stride : int
-    frames : (n_views,) int64 ndarray
-        Footage frame index of every view kept (≥ ``min_corners`` corners).
-    corners : (n_views, n_corners, 2) float64 ndarray
-        Pixel position of every board corner in those frames; NaN where not found.
-    marker_frames : int
-        Frames in which markers of the spec's dictionary were seen (with or without corners).
-    """
-
-    camera: str
-    source: str
-    image_size: tuple[int, int]
-    n_examined: int
-    stride: int
-    frames: np.ndarray
-    corners: np.ndarray
-    marker_frames: int
-
-    @property
-    def n_views(self) -> int:
-        return len(self.frames)
-
-    def to_dataarray(self) -> Any:
-        """The corners as ``xarray.DataArray`` with dims ``(frame, corner, space)``."""
-        import xarray as xr
-
-        return xr.DataArray(
-            self.corners,
-            dims=("frame", "corner", "space"),
-            coords={
-                "frame": self.frames,
-                "corner": np.arange(self.corners.shape[1]),
-                "space": ["x", "y"],
-            },
-            attrs={"camera": self.camera, "image_size": list(self.image_size), "unit": "px"},
-            name="corners",
-        )
-
-
-# ---------------------------------------------------------------------------------- cache
-
-
-def _cache_file(
-    cache_dir: Path, footage: Footage, spec: BoardSpec, stride: int, options: DetectorOptions
-) -> Path:
-    key = json.dumps(
-        {
-            "footage": footage.fingerprint(),
-            "spec": spec.model_dump(exclude={"name"}),
-            "stride": stride,
-            "options": options.key(),
-            "version": DETECTOR_VERSION,
-        },
-        sort_keys=True,
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    return cache_dir / f"{footage.camera}-{digest}.npz"
-
-
-def _save_cache(path: Path, det: CameraDetections) -> None:
-    meta = {
-        "camera": det.camera,
-        "source": det.source,
-        "image_size": list(det.image_size),
-        "n_examined": det.n_examined,
-        "stride": det.stride,
-        "marker_frames": det.marker_frames,
-    }
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(
-            fh, frames=det.frames, corners=det.corners, meta=np.array(json.dumps(meta))
-        )
-
-
-def _load_cache(path: Path) -> CameraDetections | None:
-    try:
-        with np.load(path) as data:
-            meta = json.loads(str(data["meta"]))
-            return CameraDetections(
-                camera=meta["camera"],
-                source=meta["source"],
-                image_size=tuple(meta["image_size"]),
-                n_examined=int(meta["n_examined"]),
-                stride=int(meta["stride"]),
-                frames=data["frames"],
-                corners=data["corners"],
-                marker_frames=int(meta["marker_frames"]),
-            )
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("ignoring unreadable detection cache %s (%s)", path, exc)
-        return None
-
-
 # ------------------------------------------------------------------------------ footage
 
 
@@ -384,8 +280,8 @@ def detect_cameras(
     results: dict[str, CameraDetections] = {}
     todo: dict[str, Path | None] = {}
     for name, foot in opened.items():
-        cfile = _cache_file(cache, foot, spec, stride, options) if cache else None
-        cached = _load_cache(cfile) if cfile is not None and cfile.is_file() else None
+        cfile = cache_file(cache, foot, spec, stride, options) if cache else None
+        cached = load_cache(cfile) if cfile is not None and cfile.is_file() else None
         if cached is not None:
             log.info("camera %s: detections read from cache %s", name, cfile)
             results[name] = cached
@@ -430,7 +326,7 @@ def detect_cameras(
     if cache is not None:
         for name, cfile in todo.items():
             if cfile is not None:
-                _save_cache(cfile, results[name])
+                save_cache(cfile, results[name])
     return results
 
 

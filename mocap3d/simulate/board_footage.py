@@ -29,13 +29,19 @@ from typing import Literal
 
 import numpy as np
 
-from mocap3d.calibration.board import BoardSpec, board_image
+from mocap3d.calibration.board import BoardSpec
 from mocap3d.camera import CameraGroup, rodrigues_to_matrix
 from mocap3d.errors import InputError
 from mocap3d.io.anipose import calibration_from_dict, calibration_to_dict
 from mocap3d.io.atomic import atomic_path
 from mocap3d.progress import Progress, report
-from mocap3d.simulate.board_render import BoardTexture, ray_map, render_board
+from mocap3d.simulate.board_render import (
+    BoardTexture,
+    background_scene,
+    board_texture,
+    ray_map,
+    render_board,
+)
 from mocap3d.simulate.rig_geometry import ARENA_TARGET
 
 TRUTH_FILE = "board_truth.npz"
@@ -244,61 +250,15 @@ def true_corners(cameras: CameraGroup, spec: BoardSpec, poses: np.ndarray) -> np
 # ---------------------------------------------------------------------------- rendering
 
 
-def _background(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A cluttered lab scene (0 … 1), fixed per camera.
-
-    Smooth shading, grey boxes and bars with sharp edges (equipment, the arena's walls),
-    thin lines (cables, seams) and fine texture: the edges and corners that make marker
-    detection work for its living on real footage.
-    """
-    import cv2
-
-    h, w = shape
-    scale = max(w, h) / 1280
-    coarse = rng.uniform(0.25, 0.6, size=(max(h // 32, 2), max(w // 32, 2))).astype(np.float32)
-    img: np.ndarray = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
-    img = img + np.linspace(-0.08, 0.08, h, dtype=np.float32)[:, None]
-    for _ in range(int(rng.integers(25, 45))):  # boxes
-        x0, y0 = rng.uniform(-0.1, 1.0) * w, rng.uniform(-0.1, 1.0) * h
-        bw, bh = rng.uniform(0.03, 0.35) * w, rng.uniform(0.03, 0.35) * h
-        pts = np.array([[x0, y0], [x0 + bw, y0], [x0 + bw, y0 + bh], [x0, y0 + bh]])
-        c = pts.mean(axis=0)
-        ang = rng.normal(0, 0.3)
-        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-        pts = (pts - c) @ rot.T + c
-        cv2.fillPoly(
-            img,
-            [np.round(pts * 16).astype(np.int32)],
-            float(rng.uniform(0.08, 0.85)),
-            lineType=cv2.LINE_AA,
-            shift=4,
-        )
-    for _ in range(int(rng.integers(10, 25))):  # lines
-        p0 = np.round(rng.uniform([0, 0], [w, h]) * 16).astype(np.int32)
-        p1 = np.round(rng.uniform([0, 0], [w, h]) * 16).astype(np.int32)
-        cv2.line(
-            img,
-            tuple(int(v) for v in p0),
-            tuple(int(v) for v in p1),
-            float(rng.uniform(0.05, 0.9)),
-            max(1, round(rng.uniform(1, 4) * scale)),
-            lineType=cv2.LINE_AA,
-            shift=4,
-        )
-    fine = rng.normal(0, 0.04, size=(max(h // 4, 2), max(w // 4, 2))).astype(np.float32)
-    img = img + cv2.resize(fine, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(cv2.GaussianBlur(img, (0, 0), 0.7), 0.03, 0.95).astype(np.float32)
-
-
 def _texture(cameras: CameraGroup, spec: BoardSpec, options: BoardFootageOptions) -> BoardTexture:
+    """Texture fine enough that the supersampled pixels never alias it."""
     f_max = max(float(c.K[0, 0]) for c in cameras)
     nearest = min(float(np.linalg.norm(c.center - ARENA_TARGET)) for c in cameras)
     nearest = max(nearest - float(np.linalg.norm(options.volume_mm)), 50.0)
     ppmm = min(2.0 * options.supersample * f_max / nearest, 40.0)
-    margin = options.margin_squares * spec.square_length_mm
-    img, ppmm = board_image(spec, px_per_mm=ppmm, margin_mm=margin)
-    margin = round(margin * ppmm) / ppmm
-    return BoardTexture((img.astype(np.float32) / 255.0) * 0.86 + 0.07, ppmm, margin)
+    return board_texture(
+        spec, px_per_mm=ppmm, margin_mm=options.margin_squares * spec.square_length_mm
+    )
 
 
 def render_board_footage(
@@ -352,7 +312,7 @@ def render_board_footage(
         cam = cameras[c]
         rng = np.random.default_rng(seeds[2 + c])
         rays = ray_map(cam)
-        bg = _background((cam.size[1], cam.size[0]), rng)
+        bg = background_scene((cam.size[1], cam.size[0]), rng)
         out = np.empty((options.n_frames, cam.size[1], cam.size[0]), np.uint8)
         for f, T in enumerate(poses):
             img = bg

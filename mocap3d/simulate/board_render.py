@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mocap3d.calibration.board import BoardSpec, board_image
 from mocap3d.camera import Camera
 
 
@@ -41,6 +42,59 @@ class BoardTexture:
         h, w = self.image.shape
         m = self.margin_mm
         return (-m, w / self.px_per_mm - m, -m, h / self.px_per_mm - m)
+
+
+def board_texture(spec: BoardSpec, *, px_per_mm: float, margin_mm: float) -> BoardTexture:
+    """The board as a texture: black 0.07, white 0.93 (paper is never perfectly white)."""
+    img, ppmm = board_image(spec, px_per_mm=px_per_mm, margin_mm=margin_mm)
+    margin = round(margin_mm * ppmm) / ppmm
+    return BoardTexture((img.astype(np.float32) / 255.0) * 0.86 + 0.07, ppmm, margin)
+
+
+def background_scene(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A cluttered lab scene (0 … 1), fixed per camera.
+
+    Smooth shading, grey boxes and bars with sharp edges (equipment, the arena's walls),
+    thin lines (cables, seams) and fine texture: the edges and corners that make marker
+    detection work for its living on real footage.
+    """
+    import cv2
+
+    h, w = shape
+    scale = max(w, h) / 1280
+    coarse = rng.uniform(0.25, 0.6, size=(max(h // 32, 2), max(w // 32, 2))).astype(np.float32)
+    img: np.ndarray = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    img = img + np.linspace(-0.08, 0.08, h, dtype=np.float32)[:, None]
+    for _ in range(int(rng.integers(25, 45))):  # boxes
+        x0, y0 = rng.uniform(-0.1, 1.0) * w, rng.uniform(-0.1, 1.0) * h
+        bw, bh = rng.uniform(0.03, 0.35) * w, rng.uniform(0.03, 0.35) * h
+        pts = np.array([[x0, y0], [x0 + bw, y0], [x0 + bw, y0 + bh], [x0, y0 + bh]])
+        c = pts.mean(axis=0)
+        ang = rng.normal(0, 0.3)
+        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+        pts = (pts - c) @ rot.T + c
+        cv2.fillPoly(
+            img,
+            [np.round(pts * 16).astype(np.int32)],
+            float(rng.uniform(0.08, 0.85)),
+            lineType=cv2.LINE_AA,
+            shift=4,
+        )
+    for _ in range(int(rng.integers(10, 25))):  # lines
+        p0 = np.round(rng.uniform([0, 0], [w, h]) * 16).astype(np.int32)
+        p1 = np.round(rng.uniform([0, 0], [w, h]) * 16).astype(np.int32)
+        cv2.line(
+            img,
+            tuple(int(v) for v in p0),
+            tuple(int(v) for v in p1),
+            float(rng.uniform(0.05, 0.9)),
+            max(1, round(rng.uniform(1, 4) * scale)),
+            lineType=cv2.LINE_AA,
+            shift=4,
+        )
+    fine = rng.normal(0, 0.04, size=(max(h // 4, 2), max(w // 4, 2))).astype(np.float32)
+    img = img + cv2.resize(fine, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(cv2.GaussianBlur(img, (0, 0), 0.7), 0.03, 0.95).astype(np.float32)
 
 
 def ray_map(camera: Camera) -> np.ndarray:
