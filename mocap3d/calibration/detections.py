@@ -24,7 +24,7 @@ from mocap3d.io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-DETECTOR_VERSION = 4
+DETECTOR_VERSION = 5
 
 
 @dataclass(frozen=True)

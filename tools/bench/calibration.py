@@ -18,9 +18,10 @@ Rows:
   percentile (px) — the same measure for both. Truth: camera centres (after the best rigid
   alignment of the centres), orientations (after the best rotation), median adjacent-corner
   distance vs 10 mm.
-- *real*: the caliscope 4-webcam footage (``../shared/data/real/caliscope_4cam_charuco``),
-  frames paired by ``sync_index``: mocap3d end to end (detection + calibration), the
-  median adjacent-corner distance vs 54 mm, and the peer calibration's for comparison.
+- *real*: the caliscope 4-webcam footage (``../shared/data/real/caliscope_4cam_charuco``):
+  both detectors on all 228 frames (no truth: corner counts), then mocap3d end to end
+  (detection + calibration, frames paired by ``sync_index``), the median adjacent-corner
+  distance vs 54 mm, and the peer calibration's on the same corners for comparison.
 
 Run under the CPU lock:
     flock /tmp/mocap3d-cpu.lock python tools/bench/calibration.py --json out.json
@@ -328,6 +329,84 @@ def bench_truth_fisheye(n_frames: int, seed: int) -> dict:
     return row
 
 
+def bench_detection_real() -> tuple[list[dict], dict]:
+    """Both detectors on every frame of the caliscope videos (1280×720, inverted board)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+    from aniposelib.boards import CharucoBoard as AniBoard
+
+    from mocap3d.calibration.board import load_board_spec
+
+    spec = load_board_spec(ROOT / "calibration" / "boards" / "caliscope-4x5-54mm.toml")
+    images = []
+    for i in range(4):
+        cap = cv2.VideoCapture(str(REAL / f"cam_{i}.mp4"))
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            images.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        cap.release()
+    ani = AniBoard(4, 5, 54.0, 40.5, marker_bits=4, dict_size=1000)
+    t = time.perf_counter()
+    n_ani = sum(len(ani.detect_image(255 - img)[0]) for img in images)  # it has no "inverted"
+    dt_ani = (time.perf_counter() - t) / len(images)
+    det = BoardDetector(spec)
+    t = time.perf_counter()
+    n_ours = sum(len(det.detect(img)[0]) for img in images)
+    dt_ours = (time.perf_counter() - t) / len(images)
+    local = threading.local()
+
+    def work(img):
+        if getattr(local, "det", None) is None:
+            local.det = BoardDetector(spec)
+        return len(local.det.detect(img)[0])
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        n_par = sum(pool.map(work, images))
+    dt_par = (time.perf_counter() - t) / len(images)
+    cv2.setNumThreads(threads)
+    rows = [
+        {
+            "impl": "aniposelib",
+            "method": "detect_image (caliscope real)",
+            "per_s": 1 / dt_ani,
+            "unit": "images",
+            "ms_per_image": 1000 * dt_ani,
+            "corners": n_ani,
+            "note": f"{n_ani} corners in {len(images)} images",
+        },
+        {
+            "impl": "mocap3d",
+            "method": "BoardDetector (caliscope real)",
+            "per_s": 1 / dt_ours,
+            "unit": "images",
+            "ms_per_image": 1000 * dt_ours,
+            "corners": n_ours,
+            "note": f"{n_ours} corners",
+        },
+        {
+            "impl": "mocap3d",
+            "method": "BoardDetector (caliscope real, threads)",
+            "per_s": 1 / dt_par,
+            "unit": "images",
+            "ms_per_image": 1000 * dt_par,
+            "corners": n_par,
+            "note": f"{n_par} corners",
+        },
+    ]
+    ratios = {
+        "detection_real_per_image_vs_aniposelib": dt_ani / dt_ours,
+        "detection_real_throughput_vs_aniposelib": dt_ani / dt_par,
+    }
+    return rows, ratios
+
+
 def bench_real() -> dict | None:
     from mocap3d.calibration.board import load_board_spec
 
@@ -438,7 +517,11 @@ def main() -> None:
         row = bench_truth_fisheye(args.frames, args.seed)
         rows.append(row)
         print(table([row]).split("\n", 1)[1], flush=True)
-    if not args.skip_real:
+    if not args.skip_real and REAL.is_dir():
+        real_rows, real_ratios = bench_detection_real()
+        rows += real_rows
+        ratios.update(real_ratios)
+        print(table(real_rows).split("\n", 1)[1], flush=True)
         row = bench_real()
         if row:
             rows.append(row)

@@ -184,3 +184,18 @@ def test_board_print(repo, tmp_path):
     assert (tmp_path / "charuco-7x5-10mm.pdf").is_file()
     assert (tmp_path / "charuco-7x5-10mm.png").is_file()
     assert "fits on A4" in res.stdout
+
+
+def test_world_frame_without_the_board_exit_2(demo_footage, tmp_path):
+    board = demo_footage["truth"].spec
+    spec = tmp_path / "board.toml"
+    import tomli_w
+
+    spec.write_text(tomli_w.dumps({"board": board.to_dict()}))
+    cams = [f"--camera={n}={p}" for n, p in demo_footage["paths"].items()]
+    out = tmp_path / "out"
+    res = run("calibrate", "--board", spec, *cams, "--out", out / "calibration.toml",
+              "--world", "board_on_platform", "--platform-frame", "999")
+    assert res.returncode == 2
+    assert "no camera sees the board in frame 999" in res.stderr
+    assert _nothing_written(out)
