@@ -93,6 +93,7 @@ class Problem:
     uv: np.ndarray
     poses: np.ndarray
     _offsets: list[int] = field(default_factory=list, init=False)
+    _last_poses: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._offsets = [0]
@@ -157,7 +158,12 @@ class Problem:
         The same model as :meth:`mocap3d.camera.Camera.project` (its distortion functions),
         without building a Camera per evaluation.
         """
-        X = self.world_points(x[self.n_camera_params :].reshape(-1, 6))
+        poses = x[self.n_camera_params :]
+        if self._last_poses is not None and np.array_equal(poses, self._last_poses[0]):
+            X = self._last_poses[1]  # only camera parameters moved (finite differences)
+        else:
+            X = self.world_points(poses.reshape(-1, 6))
+            self._last_poses = (poses.copy(), X)
         out = np.empty((len(X), 2))
         for c, cam in enumerate(self.cameras):
             sel = self._sel[c]

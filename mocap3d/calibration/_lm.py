@@ -13,8 +13,9 @@ Jacobian, LSMR trust region); it is slower and kept as a cross-check.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -189,11 +190,17 @@ def solve(
     with_std : bool
         Also estimate the covariance of the camera parameters.
     """
-    from threadpoolctl import threadpool_limits
-
     # the linear algebra is many small matrices: BLAS threads only get in each other's way
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         return _solve(problem, x0, loss, f_scale, max_iterations, ftol, with_std)
+
+
+@functools.cache
+def _blas() -> Any:
+    """The process's BLAS thread pools (found once: scanning the libraries takes ~5 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _solve(

@@ -241,7 +241,8 @@ def _fit(
         uv=uv,
         poses=poses,
     )
-    sol = solve(problem, loss="soft_l1", f_scale=2.0, with_std=True)
+    # 1e-9: the bundle adjustment refines these intrinsics with every view anyway
+    sol = solve(problem, loss="soft_l1", f_scale=2.0, with_std=True, ftol=1e-9)
     cams, _ = problem.unpack(sol.x)
     out = cams[0]
     rms = float(np.sqrt(np.mean(np.sum(sol.residuals**2, axis=1))))

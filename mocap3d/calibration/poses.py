@@ -89,9 +89,15 @@ def board_pose(camera: Camera, obj: np.ndarray, uv: np.ndarray) -> tuple[np.ndar
     rms_px : float
         Reprojection error of the pose.
     """
+    xy = camera.undistort_points(uv)
+    f = float(np.sqrt(camera.K[0, 0] * camera.K[1, 1]))
+    return _pose_from_rays(obj, xy, f)
+
+
+def _pose_from_rays(obj: np.ndarray, xy: np.ndarray, f: float) -> tuple[np.ndarray, float]:
+    """:func:`board_pose` from normalised (undistorted) coordinates ``xy`` (n, 2)."""
     import cv2
 
-    xy = camera.undistort_points(uv)
     ok = np.all(np.isfinite(xy), axis=1)
     nan = (np.full((4, 4), np.nan), np.inf)
     if ok.sum() < 4:
@@ -106,7 +112,6 @@ def board_pose(camera: Camera, obj: np.ndarray, uv: np.ndarray) -> tuple[np.ndar
     except cv2.error:
         return nan
     best: tuple[np.ndarray, float] = nan
-    f = float(np.sqrt(camera.K[0, 0] * camera.K[1, 1]))
     for k in range(n):
         rvec, tvec = cv2.solvePnPRefineLM(o, p, eye, None, rvecs[k].copy(), tvecs[k].copy())
         T = make_T(rodrigues_to_matrix(rvec), tvec)
@@ -138,8 +143,10 @@ def view_poses(
     """
     Ts = np.full((len(corners), 4, 4), np.nan)
     rms = np.full(len(corners), np.inf)
-    for v, uv in enumerate(corners):
-        seen = np.isfinite(uv[:, 0])
+    xy = camera.undistort_points(corners)  # all views at once
+    f = float(np.sqrt(camera.K[0, 0] * camera.K[1, 1]))
+    for v in range(len(corners)):
+        seen = np.isfinite(corners[v, :, 0])
         if seen.sum() >= 4:
-            Ts[v], rms[v] = board_pose(camera, obj[seen], uv[seen])
+            Ts[v], rms[v] = _pose_from_rays(obj[seen], xy[v, seen], f)
     return Ts, rms
