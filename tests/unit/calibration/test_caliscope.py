@@ -24,8 +24,7 @@ def session(real_data, repo):
         pytest.skip(f"{root} not found")
     spec = load_board_spec(repo / "calibration" / "boards" / "caliscope-4x5-54mm.toml")
     footage = {n: root / f"{n}.mp4" for n in NAMES}
-    keys = frame_keys_from_sync_table(root / "timestamps.csv", {n: i for i, n in
-                                                                 enumerate(NAMES)})
+    keys = frame_keys_from_sync_table(root / "timestamps.csv", {n: i for i, n in enumerate(NAMES)})
     return root, spec, footage, keys
 
 
@@ -51,8 +50,11 @@ def test_video_frame_k_is_the_kth_sync_index(session):
                 if not 0 <= k < len(keys[name]):
                     continue
                 theirs = peer.get((c, int(keys[name][k])), {})
-                diffs += [np.linalg.norm(corners[i] - p) for i, p in theirs.items()
-                          if np.isfinite(corners[i, 0])]
+                diffs += [
+                    np.linalg.norm(corners[i] - p)
+                    for i, p in theirs.items()
+                    if np.isfinite(corners[i, 0])
+                ]
             median[offset] = float(np.median(diffs))
         # two detectors agree to a fraction of a pixel (cam_3's far board: ~0.9 px) only
         # with the documented pairing; one frame off, corners are pixels apart

@@ -32,6 +32,7 @@ def _nothing_written(out_dir) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_calibrate_board_and_cameras(demo_footage, demo_rig_path, tmp_path):
     board = demo_rig_path.parent / ".." / "calibration" / "boards" / "charuco-7x5-10mm.toml"
     cams = [f"--camera={n}={p}" for n, p in demo_footage["paths"].items()]
@@ -51,6 +52,7 @@ def test_calibrate_board_and_cameras(demo_footage, demo_rig_path, tmp_path):
     assert meta["world_frame"] == "camera" and meta["board"] == "charuco-7x5-10mm"
 
 
+@pytest.mark.slow
 def test_calibrate_project_puts_the_world_on_the_platform(demo_footage, demo_rig_path, tmp_path):
     from mocap3d.io.project import create_project
 
@@ -186,6 +188,7 @@ def test_board_print(repo, tmp_path):
     assert "fits on A4" in res.stdout
 
 
+@pytest.mark.slow
 def test_world_frame_without_the_board_exit_2(demo_footage, tmp_path):
     board = demo_footage["truth"].spec
     spec = tmp_path / "board.toml"
@@ -194,8 +197,18 @@ def test_world_frame_without_the_board_exit_2(demo_footage, tmp_path):
     spec.write_text(tomli_w.dumps({"board": board.to_dict()}))
     cams = [f"--camera={n}={p}" for n, p in demo_footage["paths"].items()]
     out = tmp_path / "out"
-    res = run("calibrate", "--board", spec, *cams, "--out", out / "calibration.toml",
-              "--world", "board_on_platform", "--platform-frame", "999")
+    res = run(
+        "calibrate",
+        "--board",
+        spec,
+        *cams,
+        "--out",
+        out / "calibration.toml",
+        "--world",
+        "board_on_platform",
+        "--platform-frame",
+        "999",
+    )
     assert res.returncode == 2
     assert "no camera sees the board in frame 999" in res.stderr
     assert _nothing_written(out)
