@@ -353,9 +353,9 @@ class Jump:
     def _solve_2dof_sequential(
         self, phase: Phase, anchor: np.ndarray
     ) -> list[tuple[float, float, float]]:
-        """Solve along a contact phase in 1 ms steps (continuation); (t, e, γ) per step."""
+        """Solve along a contact phase in ~2.5 ms steps (continuation); (t, e, γ) per step."""
         end = phase.t0 + phase.duration - 1e-9
-        steps = np.linspace(phase.t0, end, max(int(phase.duration / 1e-3), 8) + 1)
+        steps = np.linspace(phase.t0, end, max(int(phase.duration / 2.5e-3), 8) + 1)
         if phase.name == "pushoff":
             e0, _ = self._solve_1dof(steps[:1])
             g0 = self._gamma_s

@@ -329,6 +329,7 @@ def simulate_session(
             "emg_bursts": burst_rows,
         }
         truths.append((trial, attrs, arrays))
+    report(progress, len(plan.timings), len(plan.timings), "truth")
     if jobs:
         render_cameras(jobs, workers=options.render.workers, progress=progress)
     sig = plan.signals
