@@ -34,6 +34,12 @@ from mocap3d.simulate.emg import Burst, carrier_filter, envelope
 from mocap3d.simulate.jump import G, Jump
 
 CHUNK = 4096
+TOL_S = 1e-9  # a sample at t is "at or after" an edge at t_e when t + TOL_S ≥ t_e
+
+
+def first_sample(times_s: np.ndarray, rate_hz: float) -> np.ndarray:
+    """Index of the first sample at or after each time (the sample where a pulse is first high)."""
+    return np.ceil((np.asarray(times_s, dtype=np.float64) - TOL_S) * rate_hz).astype(np.int64)
 BlockSource = Callable[[str, int, int], np.ndarray]
 
 
@@ -117,7 +123,7 @@ class TrialTiming:
 
     def frame_samples(self) -> np.ndarray:
         """First master-stream sample at which each frame's exposure pulse is high."""
-        return np.ceil(self.frame_times() * self.master_rate_hz - 1e-6).astype(np.int64)
+        return first_sample(self.frame_times(), self.master_rate_hz)
 
 
 @dataclass
@@ -201,7 +207,12 @@ class SessionSignals:
         return out
 
     def syncbox_pulses_master_s(self) -> np.ndarray:
+        """The sync box's pulse onsets on the master clock, s."""
         return self.syncbox_clock.to_master(self.syncbox_pulses_device_s)
+
+    def syncbox_pulse_samples(self) -> np.ndarray:
+        """First master-stream sample at which each sync pulse is high."""
+        return first_sample(self.syncbox_pulses_master_s(), self.rate(self.master))
 
     # ------------------------------------------------------------------ chunks
     def _chunk(self, stream: str, c: int) -> np.ndarray:
@@ -348,9 +359,9 @@ class SessionSignals:
 def _in_intervals(t: np.ndarray, starts: np.ndarray, width: float) -> np.ndarray:
     if not len(starts):
         return np.zeros(t.shape, bool)
-    i = np.searchsorted(starts, t, side="right") - 1
+    i = np.searchsorted(starts, t + TOL_S, side="right") - 1
     j = np.maximum(i, 0)
-    return (i >= 0) & (t < starts[j] + width)
+    return (i >= 0) & (t + TOL_S < starts[j] + width)
 
 
 def stream_source(signals: SessionSignals) -> BlockSource:

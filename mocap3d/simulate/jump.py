@@ -279,12 +279,13 @@ class Jump:
         extension: np.ndarray | float,
         metatarsus: np.ndarray | float,
         key: dict[str, float] | None = None,
+        sched: dict[str, np.ndarray] | None = None,
     ) -> Posture:
         n = t.shape
-        if key is None:
-            sched = self._schedule(t)
-        else:
+        if key is not None:
             sched = {k: np.full(n, key[k] * _DEG) for k in SCHEDULED}
+        elif sched is None:
+            sched = self._schedule(t)
         return Posture(
             metatarsus=np.broadcast_to(metatarsus, n),
             extension=np.broadcast_to(extension, n),
@@ -313,8 +314,10 @@ class Jump:
         gamma = np.full(t.shape, self._gamma_s) if gamma is None else gamma
         _, z = self._target(t)
 
+        sched = self._schedule(t)
+
         def height(e: np.ndarray) -> np.ndarray:
-            return self._com_rel(self._posture(t, e, np.pi - gamma))[:, 2] + anchor[2]
+            return self._com_rel(self._posture(t, e, np.pi - gamma, sched=sched))[:, 2] + anchor[2]
 
         e = np.full(t.shape, STANCE_EXTENSION)
         for _ in range(40):
@@ -324,7 +327,7 @@ class Jump:
             if np.max(np.abs(r)) < 1e-9:
                 break
         _check(np.abs(height(e) - z), "1-DOF leg extension")
-        com = self._com_rel(self._posture(t, e, np.pi - gamma)) + anchor
+        com = self._com_rel(self._posture(t, e, np.pi - gamma, sched=sched)) + anchor
         return e, com
 
     def _solve_2dof(
@@ -334,15 +337,18 @@ class Jump:
         x, z = self._target(t)
         target = np.stack([x - anchor[0], z - anchor[2]], axis=-1)
 
+        sched = self._schedule(t)
+
         def f(e_: np.ndarray, g_: np.ndarray) -> np.ndarray:
-            return self._com_rel(self._posture(t, e_, np.pi - g_))[:, [0, 2]]
+            return self._com_rel(self._posture(t, e_, np.pi - g_, sched=sched))[:, [0, 2]]
 
         for _ in range(30):
-            r = f(e, g) - target
+            f0 = f(e, g)
+            r = f0 - target
             if np.max(np.abs(r)) < 1e-9:
                 break
-            je = (f(e + 1e-6, g) - f(e, g)) / 1e-6
-            jg = (f(e, g + 1e-6) - f(e, g)) / 1e-6
+            je = (f(e + 1e-6, g) - f0) / 1e-6
+            jg = (f(e, g + 1e-6) - f0) / 1e-6
             det = je[:, 0] * jg[:, 1] - je[:, 1] * jg[:, 0]
             de = (jg[:, 1] * r[:, 0] - jg[:, 0] * r[:, 1]) / det
             dg = (-je[:, 1] * r[:, 0] + je[:, 0] * r[:, 1]) / det

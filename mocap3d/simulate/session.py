@@ -139,11 +139,14 @@ def plan_session(
         t = timings[int(frng.integers(len(timings)))]
         k = pick_frames(frng, n_frames, 1)
         missing[t.name] = sorted(set(missing[t.name]) | set(k))
+    exposure_s = (rig.cameras[0].exposure_us or 0.5e6 / fps) * 1e-6
     extra = []
     for _ in range(faults.ttl_extra):
         t = timings[int(frng.integers(len(timings)))]
         k = int(frng.integers(2, max(n_frames - 2, 3)))
-        extra.append((float(t.frame_times()[min(k, n_frames - 1)] + 0.5 / fps), 3.0 / rate))
+        # halfway between the end of frame k's exposure and the next frame's
+        gap_mid = 0.5 * (exposure_s + 1.0 / fps)
+        extra.append((float(t.frame_times()[min(k, n_frames - 1)] + gap_mid), 3.0 / rate))
     unknown = [s for s in faults.stream_drift_ppm if s not in rig.daq.streams]
     if unknown or rig.daq.master_stream in faults.stream_drift_ppm:
         raise InputError(
