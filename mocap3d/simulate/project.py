@@ -32,7 +32,7 @@ from mocap3d.resources import builtin_rig_path
 from mocap3d.rig import Rig, load_rig
 from mocap3d.simulate.faults import Faults
 from mocap3d.simulate.jump_params import JumpGroup, group_by_name
-from mocap3d.simulate.rig_geometry import LayoutOptions, camera_layout, scale_cameras
+from mocap3d.simulate.rig_geometry import LayoutOptions, camera_layout, even_size
 from mocap3d.simulate.session import (
     SessionOptions,
     TrialPlan,
@@ -65,7 +65,7 @@ def _scaled_rig(rig_path: Path, scale: float, out: Path) -> Path:
     data["calibration"]["board"] = str(board)
     for cam in data["cameras"]:
         w, h = cam["resolution"]
-        cam["resolution"] = [max(int(round(w * scale)), 8), max(int(round(h * scale)), 8)]
+        cam["resolution"] = [even_size(w * scale), even_size(h * scale)]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, tomli_w.dumps(data))
     return out

@@ -79,8 +79,14 @@ def _camera_frame(prims: Primitives, camera: Camera, i: int):  # type: ignore[no
     return Mp, m, np.sum(m * m, axis=-1) - 1.0, c_cam
 
 
-def render_mouse(rays: CameraRays, prims: Primitives, i: int = 0) -> np.ndarray:
-    """Grey image (H, W) float32 0..1 of time step ``i`` of ``prims`` over the background."""
+def render_mouse(
+    rays: CameraRays, prims: Primitives, i: int = 0, *, shading: bool = True
+) -> np.ndarray:
+    """Grey image (H, W) float32 0..1 of time step ``i`` of ``prims`` over the background.
+
+    ``shading=False`` paints every primitive flat with its albedo (no light, no texture): with
+    albedo 1 over a black background, pixel values are the exact covered fractions (masks).
+    """
     cam = rays.camera
     ss = rays.ss
     out = rays.background.copy()
@@ -130,6 +136,11 @@ def render_mouse(rays: CameraRays, prims: Primitives, i: int = 0) -> np.ndarray:
             hit = (disc > 0) & (s > 0) & (s < zs)
         if not hit.any():
             continue
+        zs[hit] = s[hit]
+        cs = color[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
+        if not shading:
+            cs[hit] = prims.albedo[p]
+            continue
         q0, q1, q2 = s * d0 - mp[0], s * d1 - mp[1], s * d2 - mp[2]  # unit-sphere coordinates
         n0 = A[0, 0] * q0 + A[1, 0] * q1 + A[2, 0] * q2
         n1 = A[0, 1] * q0 + A[1, 1] * q1 + A[2, 1] * q2
@@ -146,8 +157,6 @@ def render_mouse(rays: CameraRays, prims: Primitives, i: int = 0) -> np.ndarray:
                     + 0.4 * np.sin(13.0 * q2 + 5.0 * q0)
                 )
             )
-        zs[hit] = s[hit]
-        cs = color[y0 - Y0 : y1 - Y0, x0 - X0 : x1 - X0]
         cs[hit] = (prims.albedo[p] * shade)[hit]
     out[Y0 // ss : Y1 // ss, X0 // ss : X1 // ss] = _downsample(color, ss)
     return out

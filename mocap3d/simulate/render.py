@@ -108,6 +108,11 @@ def render_camera(job: CameraJob) -> int:
 
     cam = job.camera
     opt = job.options
+    if cam.size[0] % 2 or cam.size[1] % 2:
+        raise InputError(
+            f"camera {cam.name!r}: {FOURCC} video needs an even width and height, found "
+            f"{cam.size[0]}×{cam.size[1]}; choose a resolution scale that keeps them even"
+        )
     rays = camera_rays(cam, supersample=opt.supersample)
     n_sub = opt.motion_blur
     if n_sub == 1:

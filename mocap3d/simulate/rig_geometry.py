@@ -141,14 +141,15 @@ def camera_layout(
 def scale_cameras(group: CameraGroup, factor: float) -> CameraGroup:
     """The same cameras at ``factor`` × their resolution (intrinsics scaled to match).
 
-    Pixel centres follow OpenCV's convention, so ``c' = (c + 0.5) · factor − 0.5``.
+    Pixel centres follow OpenCV's convention, so ``c' = (c + 0.5) · factor − 0.5``. Sizes
+    are rounded to even numbers (video codecs with 4:2:0 chroma need them).
     """
     if not factor > 0:
         raise InputError(f"resolution scale must be > 0, found {factor}")
     cams = []
     for c in group:
         w, h = c.size
-        size = (max(int(round(w * factor)), 8), max(int(round(h * factor)), 8))
+        size = (even_size(w * factor), even_size(h * factor))
         sx, sy = size[0] / w, size[1] / h
         K = c.K.copy()
         K[0, 0] *= sx
@@ -157,3 +158,8 @@ def scale_cameras(group: CameraGroup, factor: float) -> CameraGroup:
         K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
         cams.append(c.replace(size=size, K=K))
     return group.replace(cameras=tuple(cams))
+
+
+def even_size(pixels: float) -> int:
+    """The nearest even number of pixels, at least 8."""
+    return max(int(round(pixels / 2.0)) * 2, 8)
