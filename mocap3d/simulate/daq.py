@@ -40,6 +40,8 @@ TOL_S = 1e-9  # a sample at t is "at or after" an edge at t_e when t + TOL_S ≥
 def first_sample(times_s: np.ndarray, rate_hz: float) -> np.ndarray:
     """Index of the first sample at or after each time (the sample where a pulse is first high)."""
     return np.ceil((np.asarray(times_s, dtype=np.float64) - TOL_S) * rate_hz).astype(np.int64)
+
+
 BlockSource = Callable[[str, int, int], np.ndarray]
 
 

@@ -31,6 +31,7 @@ from mocap3d.simulate.faults import LIMB_KEYPOINTS, Faults, pick_frames, simulat
 from mocap3d.simulate.jump import Jump
 from mocap3d.simulate.jump_params import JumpGroup, draw_trial
 from mocap3d.simulate.render import CameraJob, RenderOptions, project_truth, render_cameras
+from mocap3d.simulate.reproducible import rewrite_without_times
 from mocap3d.simulate.skeleton import FLEXION_ANGLES, MouseBody, check_keypoints
 from mocap3d.simulate.truth import BURST_DTYPE, read_truth, write_truth
 
@@ -276,9 +277,10 @@ def simulate_session(
                 xy = np.where(vis[v][list(labels)][..., None], uv[v][list(labels)], np.nan)
                 folder = label_dir.name
                 images = [f"labeled-data/{folder}/img{k:05d}.png" for k in labels]
-                write_collected_data(
+                h5 = write_collected_data(
                     label_dir, LabelledFrames(images, list(keypoints), xy, options.scorer)
                 )
+                rewrite_without_times(h5)
         angles = jump.joint_angles(pose_t)
         angle_names = [a for a in FLEXION_ANGLES if a in rig.angles] or list(FLEXION_ANGLES)
         burst_rows = np.array(
@@ -371,11 +373,9 @@ def simulate_session(
         for trial, tt in truth.trials.items():
             ds = tt.poses2d(tracks=True)
             for cam in cams.names:
-                write_dlc_tracks(
-                    ds.sel(view=[cam]),
-                    root / "truth" / "tracks" / trial / f"{cam}.h5",
-                    scorer=options.scorer,
-                )
+                out = root / "truth" / "tracks" / trial / f"{cam}.h5"
+                write_dlc_tracks(ds.sel(view=[cam]), out, scorer=options.scorer)
+                rewrite_without_times(out)
     return truth_path
 
 
