@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mocap3d.cli._console import out_console, progress_bar
 from mocap3d.errors import InputError
+
+if TYPE_CHECKING:
+    from mocap3d.simulate.faults import Faults
 
 simulate_app = typer.Typer(
     help="Synthetic rigs: jumping mice filmed by the rig's cameras, DAQ streams, ground truth.",
@@ -18,7 +22,7 @@ simulate_app = typer.Typer(
 FAULT_NAMES = ("dropped", "ttl", "clock", "blur", "tracking")
 
 
-def parse_faults(text: str):  # type: ignore[no-untyped-def]
+def parse_faults(text: str) -> Faults:
     """``none``, ``all`` or a comma list of dropped, ttl, clock, blur, tracking."""
     from mocap3d.simulate.faults import ALL_FAULTS, Faults
 

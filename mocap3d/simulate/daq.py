@@ -87,7 +87,7 @@ class DaqOptions:
 
 @dataclass(frozen=True)
 class Clock:
-    """A device clock against the master clock: ``master_s = offset_s + device_s·(1 + ppm·1e-6)``."""
+    """A device clock: ``master_s = offset_s + device_s · (1 + drift_ppm · 1e-6)``."""
 
     offset_s: float = 0.0
     drift_ppm: float = 0.0
@@ -326,9 +326,9 @@ class SessionSignals:
             keep = [k for k in range(timing.n_frames) if (timing.name, k) not in self.ttl_missing]
             starts.append(times[keep])
             widths.append(np.full(len(keep), exp_s))
-        for s, w in self.ttl_extra:
-            starts.append(np.array([s]))
-            widths.append(np.array([w]))
+        for start, width in self.ttl_extra:
+            starts.append(np.array([start]))
+            widths.append(np.array([width]))
         if not starts:
             return np.zeros(0), np.zeros(0)
         s, w = np.concatenate(starts), np.concatenate(widths)

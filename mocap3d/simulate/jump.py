@@ -1,4 +1,4 @@
-"""A physically consistent mouse jump: quiet stance → crouch → push-off → flight → landing → recovery.
+"""A physically consistent mouse jump: stance → crouch → push-off → flight → landing → recovery.
 
 The centre of mass (COM, :func:`~mocap3d.simulate.skeleton.centre_of_mass`) is the primary
 trajectory. Its vertical acceleration is designed phase by phase from smooth force profiles
@@ -18,6 +18,7 @@ Times here are seconds from the trial's start ("trial time").
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,7 +73,7 @@ class JumpEvents:
 def _ramp(t: np.ndarray, keys: Sequence[tuple[float, float]]) -> np.ndarray:
     """Piecewise smooth (C2) moves between keyframes ``(time, value)``; flat outside."""
     out = np.full(t.shape, keys[0][1], dtype=np.float64)
-    for (t0, v0), (t1, v1) in zip(keys[:-1], keys[1:], strict=True):
+    for (t0, v0), (t1, v1) in itertools.pairwise(keys):
         u = (t - t0) / max(t1 - t0, 1e-12)
         out = np.where(t >= t0, v0 + (v1 - v0) * smooth5(u), out)
     return out
@@ -106,7 +107,6 @@ class Jump:
         t_ce = t_on + p.crouch_duration_s
         t_p = t_ce + p.hold_s
         t_to = t_p + p.pushoff_duration_s
-        m = self.mass
         z_s = self._com_s[2] / 1000.0
         d_c = p.crouch_depth_mm / 1000.0
         crouch = Phase("crouch", t_on, p.crouch_duration_s, z0=z_s)

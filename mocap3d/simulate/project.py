@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -123,7 +124,7 @@ def simulate_project(
     jump_groups = [g if isinstance(g, JumpGroup) else group_by_name(g) for g in groups]
     if not jump_groups or subjects_per_group < 1 or trials_per_subject < 1:
         raise InputError("simulate at least one group, one subject and one trial")
-    record = {
+    record: dict[str, Any] = {
         "seed": seed,
         "rig": rig_obj.name,
         "scale": scale,

@@ -69,7 +69,9 @@ def _downsample(img: np.ndarray, ss: int) -> np.ndarray:
     return img.reshape(h, ss, w, ss).mean(axis=(1, 3), dtype=np.float32)
 
 
-def _camera_frame(prims: Primitives, camera: Camera, i: int):  # type: ignore[no-untyped-def]
+def _camera_frame(
+    prims: Primitives, camera: Camera, i: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-primitive ``M'`` (P, 3, 3), ``m = M' c`` (P, 3), ``|m|² − 1`` and centres (camera)."""
     R, t = camera.R, camera.t
     c_cam = prims.centres[i] @ R.T + t

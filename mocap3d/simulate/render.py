@@ -129,7 +129,7 @@ def render_camera(job: CameraJob) -> int:
     writer = cv2.VideoWriter(
         str(partial),
         cv2.CAP_FFMPEG,
-        cv2.VideoWriter_fourcc(*FOURCC),
+        cv2.VideoWriter.fourcc(*FOURCC),
         float(1.0 / np.median(np.diff(job.times))) if len(job.times) > 1 else 100.0,
         (w, h),
         [cv2.VIDEOWRITER_PROP_IS_COLOR, 0],

@@ -36,6 +36,5 @@ def _copy(src: h5py.Group, dst: h5py.Group) -> None:
 def rewrite_without_times(path: str | Path) -> None:
     """Rewrite ``path`` in place (atomically) without object timestamps."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
-            _copy(src, dst)
+    with atomic_path(path) as tmp, h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+        _copy(src, dst)

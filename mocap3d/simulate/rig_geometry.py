@@ -162,4 +162,4 @@ def scale_cameras(group: CameraGroup, factor: float) -> CameraGroup:
 
 def even_size(pixels: float) -> int:
     """The nearest even number of pixels, at least 8."""
-    return max(int(round(pixels / 2.0)) * 2, 8)
+    return max(round(pixels / 2.0) * 2, 8)

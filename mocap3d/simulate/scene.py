@@ -108,7 +108,15 @@ class _Builder:
         eye = np.broadcast_to(np.eye(3), (self.n, 3, 3))
         self._add(name, c, eye, np.full((self.n, 3), r), albedo, texture)
 
-    def _add(self, name, centre, axes, radii, albedo, texture) -> None:  # type: ignore[no-untyped-def]
+    def _add(
+        self,
+        name: str,
+        centre: np.ndarray,
+        axes: np.ndarray,
+        radii: np.ndarray,
+        albedo: float,
+        texture: float,
+    ) -> None:
         self.names.append(name)
         self.c.append(centre)
         self.ax.append(axes)

@@ -7,8 +7,8 @@ writing a file — its ``signals`` feed a simulated DAQ (:func:`~mocap3d.simulat
     <session>/raw/daq.h5                      raw DAQ file (mocap3d.io.rawdaq)
     <session>/raw/videos/<trial>/<camera>.mp4 + <camera>.frames.csv
     <session>/truth/truth.h5                  ground truth (mocap3d.simulate.truth)
-    <session>/truth/labeled-data/<session>_<trial>_<camera>/img*.png + CollectedData_<scorer>.h5
-    <session>/truth/tracks/<trial>/<camera>.h5  simulated tracker output, DeepLabCut format (optional)
+    <session>/truth/labeled-data/<session>_<trial>_<camera>/   img*.png + CollectedData_<scorer>.h5
+    <session>/truth/tracks/<trial>/<camera>.h5  simulated tracker output, DeepLabCut format
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class SessionOptions:
     duration_s: float = 1.0
     gap_s: float = 0.5
     lead_in_s: float = 0.5
-    render: RenderOptions = RenderOptions()
-    daq: DaqOptions = DaqOptions()
+    render: RenderOptions = field(default_factory=RenderOptions)
+    daq: DaqOptions = field(default_factory=DaqOptions)
     n_labelled: int = 10
     scorer: str = "sim"
     videos: bool = True
@@ -118,14 +118,14 @@ def plan_session(
     body = MouseBody().scaled(float(rng.uniform(0.96, 1.04)))
     fps = rig.fps
     rate = float(rig.daq.streams[rig.daq.master_stream].rate_hz)
-    n_frames = int(round(options.duration_s * fps))
+    n_frames = round(options.duration_s * fps)
     if n_frames < 1:
         raise InputError(f"duration {options.duration_s} s gives no frame at {fps:g} fps")
     emg = {c.name: c.muscle or c.name for c in rig.daq.channels if c.kind == "emg"}
     timings, jumps, bursts = [], [], []
     for i, plan in enumerate(trials):
         start = options.lead_in_s + i * (options.duration_s + options.gap_s)
-        timing = TrialTiming(plan.name, int(round(start * rate)), n_frames, fps, rate)
+        timing = TrialTiming(plan.name, round(start * rate), n_frames, fps, rate)
         jump = Jump(draw_trial(plan.group, plan.seed), body)
         timings.append(timing)
         jumps.append(jump)
@@ -144,10 +144,10 @@ def plan_session(
     extra = []
     for _ in range(faults.ttl_extra):
         t = timings[int(frng.integers(len(timings)))]
-        k = int(frng.integers(2, max(n_frames - 2, 3)))
+        kk = int(frng.integers(2, max(n_frames - 2, 3)))
         # halfway between the end of frame k's exposure and the next frame's
         gap_mid = 0.5 * (exposure_s + 1.0 / fps)
-        extra.append((float(t.frame_times()[min(k, n_frames - 1)] + gap_mid), 3.0 / rate))
+        extra.append((float(t.frame_times()[min(kk, n_frames - 1)] + gap_mid), 3.0 / rate))
     unknown = [s for s in faults.stream_drift_ppm if s not in rig.daq.streams]
     if unknown or rig.daq.master_stream in faults.stream_drift_ppm:
         raise InputError(
@@ -233,8 +233,8 @@ def simulate_session(
         )
         n = timing.n_frames
         video_frame = np.tile(np.arange(n), (len(cams), 1))
-        for v, cam in enumerate(cams.names):
-            if cam == plan.dropped_camera and plan.dropped[trial]:
+        for v, cam_name in enumerate(cams.names):
+            if cam_name == plan.dropped_camera and plan.dropped[trial]:
                 keep = np.ones(n, bool)
                 keep[plan.dropped[trial]] = False
                 video_frame[v] = np.where(keep, np.cumsum(keep) - 1, -1)
@@ -372,9 +372,9 @@ def simulate_session(
         truth = read_truth(truth_path)
         for trial, tt in truth.trials.items():
             ds = tt.poses2d(tracks=True)
-            for cam in cams.names:
-                out = root / "truth" / "tracks" / trial / f"{cam}.h5"
-                write_dlc_tracks(ds.sel(view=[cam]), out, scorer=options.scorer)
+            for view in cams.names:
+                out = root / "truth" / "tracks" / trial / f"{view}.h5"
+                write_dlc_tracks(ds.sel(view=[view]), out, scorer=options.scorer)
                 rewrite_without_times(out)
     return truth_path
 

@@ -211,10 +211,10 @@ def read_truth(path: str | Path) -> SessionTruth:
             cams.append(
                 Camera(
                     name,
-                    tuple(int(v) for v in a["size"]),
+                    (int(a["size"][0]), int(a["size"][1])),
                     a["K"],
                     a["dist"],
-                    str(a["model"]),
+                    "fisheye" if str(a["model"]) == "fisheye" else "pinhole",
                     a["R"],
                     a["t"],
                 )

@@ -99,7 +99,9 @@ def test_force_and_emg_follow_the_jump(plan, demo_rig):
 def test_groups_differ_in_the_expected_direction(plan):
     control, perturbed = plan.jumps
     assert perturbed.takeoff_velocity[2] < control.takeoff_velocity[2]
-    peak = [b.amplitude_v for b in plan.bursts if b.phase == "pushoff" and b.muscle == "gastrocnemius"]
+    peak = [
+        b.amplitude_v for b in plan.bursts if b.phase == "pushoff" and b.muscle == "gastrocnemius"
+    ]
     assert peak[1] < peak[0]
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mocap3d.errors import InputError
 from mocap3d.simulate.jump import G, Jump
 from mocap3d.simulate.jump_params import CONTROL, PERTURBED, JumpGroup, draw_trial
 from mocap3d.simulate.skeleton import KEYPOINTS, MouseBody, flexion_angle
-from mocap3d.errors import InputError
 
 
 def test_same_seed_same_jump_other_seed_other_jump(control_jump, frame_times):

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mocap3d.camera import CameraGroup
 from mocap3d.io.dlc import read_collected_data, read_dlc_tracks
 from mocap3d.io.frames import read_frame_log
 from mocap3d.io.project import open_project
 from mocap3d.io.rawdaq import read_stream
-from mocap3d.camera import CameraGroup
 from mocap3d.simulate.faults import FAULT_MISSING, FAULT_OUTLIER, FAULT_SWAP, Faults
 from mocap3d.simulate.project import simulate_project
 from mocap3d.simulate.render import RenderOptions, read_video
@@ -31,15 +31,26 @@ FAULTS = Faults(
     track_missing=0.05,
 )
 OPTIONS = SessionOptions(
-    duration_s=0.04, gap_s=0.3, lead_in_s=0.3, n_labelled=4, dlc_tracks=True,
+    duration_s=0.04,
+    gap_s=0.3,
+    lead_in_s=0.3,
+    n_labelled=4,
+    dlc_tracks=True,
     render=RenderOptions(supersample=1),
 )
 
 
 def _simulate(root: Path, seed: int = 7, **kw) -> Path:
     simulate_project(
-        root, rig="demo", groups=["control"], trials_per_subject=2, seed=seed, scale=0.2,
-        options=kw.pop("options", OPTIONS), faults=FAULTS, **kw,
+        root,
+        rig="demo",
+        groups=["control"],
+        trials_per_subject=2,
+        seed=seed,
+        scale=0.2,
+        options=kw.pop("options", OPTIONS),
+        faults=FAULTS,
+        **kw,
     )
     return root
 
@@ -50,7 +61,8 @@ def project_dir(tmp_path_factory) -> Path:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): p.read_bytes() for p in files}
 
 
 def test_layout_is_a_valid_project(project_dir):
@@ -126,7 +138,9 @@ def test_tracking_faults_are_where_the_truth_says(project_dir):
     cam = truth.cameras.names[0]
     dlc = read_dlc_tracks(session.root / "truth" / "tracks" / "trial_002" / f"{cam}.h5", view=cam)
     np.testing.assert_allclose(
-        dlc.position.sel(view=cam, individual="individual_0").transpose("time", "keypoint", "space"),
+        dlc.position.sel(view=cam, individual="individual_0").transpose(
+            "time", "keypoint", "space"
+        ),
         tracks[0],
     )
 
@@ -153,18 +167,35 @@ def test_same_seed_same_bytes_other_seed_other_bytes(project_dir, tmp_path):
     different = [k for k in first if first[k] != again[k]]
     assert different == [], different
     other = _files(_simulate(tmp_path / "other", seed=8))
-    for key in ("sessions/mouse01/raw/daq.h5", "sessions/mouse01/raw/videos/trial_001/front.mp4",
-                "sessions/mouse01/truth/truth.h5", "truth/calibration.toml"):
+    for key in (
+        "sessions/mouse01/raw/daq.h5",
+        "sessions/mouse01/raw/videos/trial_001/front.mp4",
+        "sessions/mouse01/truth/truth.h5",
+        "truth/calibration.toml",
+    ):
         assert other[key] != first[key], key
 
 
 def test_cli_simulate_trial(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "mocap3d", "simulate", *args],
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "mocap3d", "simulate", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
-    out = run("trial", str(tmp_path / "p"), "--scale", "0.2", "--duration", "0.02",
-              "--no-video", "--faults", "clock,ttl")
+    out = run(
+        "trial",
+        str(tmp_path / "p"),
+        "--scale",
+        "0.2",
+        "--duration",
+        "0.02",
+        "--no-video",
+        "--faults",
+        "clock,ttl",
+    )
     assert out.returncode == 0, out.stderr
     assert "mouse01 (control)" in out.stdout
     assert (tmp_path / "p" / "sessions" / "mouse01" / "raw" / "daq.h5").is_file()

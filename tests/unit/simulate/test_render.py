@@ -28,12 +28,15 @@ def _spheres(centres: np.ndarray, radius: float) -> Primitives:
 
 
 def _black(rays):
-    return replace(rays, background=np.zeros_like(rays.background),
-                   background_ss=np.zeros_like(rays.background_ss))
+    return replace(
+        rays,
+        background=np.zeros_like(rays.background),
+        background_ss=np.zeros_like(rays.background_ss),
+    )
 
 
 def _centroid(img: np.ndarray, uv: np.ndarray, half: int = 8) -> tuple[np.ndarray, float]:
-    u, v = int(round(uv[0])), int(round(uv[1]))
+    u, v = round(uv[0]), round(uv[1])
     y0, x0 = max(v - half, 0), max(u - half, 0)
     win = img[y0 : v + half + 1, x0 : u + half + 1]
     yy, xx = np.mgrid[y0 : y0 + win.shape[0], x0 : x0 + win.shape[1]]
@@ -60,8 +63,15 @@ def test_rendered_spheres_sit_at_their_projections_across_the_image(demo_cameras
     assert max(errors) < 0.25, errors
     # an honest check: a half-pixel shift of the camera would be caught
     shifted = cam.replace(K=cam.K + np.array([[0, 0, 0.5], [0, 0, 0], [0, 0, 0]]))
-    assert np.median([np.linalg.norm(_centroid(img, p)[0] - q) for p, q in
-                      zip(uv, shifted.project(pts), strict=True)]) > 0.4
+    assert (
+        np.median(
+            [
+                np.linalg.norm(_centroid(img, p)[0] - q)
+                for p, q in zip(uv, shifted.project(pts), strict=True)
+            ]
+        )
+        > 0.4
+    )
 
 
 def test_visible_markers_of_the_mouse_are_at_the_truth_2d(demo_cameras, control_jump):
@@ -79,9 +89,11 @@ def test_visible_markers_of_the_mouse_are_at_the_truth_2d(demo_cameras, control_
         vis = keypoint_visibility(cam, prims, kp, list(KEYPOINTS))
         uv = cam.project(kp)
         for i in range(len(times)):
-            seen = render_mouse(rays, on, i, shading=False) - render_mouse(rays, off, i, shading=False)
+            seen = render_mouse(rays, on, i, shading=False)
+            seen -= render_mouse(rays, off, i, shading=False)
             for k, f in enumerate(features):
-                alone = render_mouse(rays, _spheres(prims.centres[i, [f]], prims.radii[i, f, 0]), shading=False)
+                marker = _spheres(prims.centres[i, [f]], prims.radii[i, f, 0])
+                alone = render_mouse(rays, marker, shading=False)
                 if not np.all(np.isfinite(uv[i, k])) or not cam.in_image(uv[i, k]):
                     continue
                 # the part of this marker that is seen: its own silhouette ∩ what is visible
@@ -108,15 +120,33 @@ def test_side_cameras_see_the_labelled_side(demo_cameras, control_jump):
 
 
 def _job(tmp_path, cam, jump, name, seed, **kw):
-    return CameraJob(cam, jump, 0.32 + np.arange(20) / 500, 1e-3, tmp_path / name / "cam.mp4",
-                     seed=seed, options=RenderOptions(**kw.pop("opts", {})), **kw)
+    return CameraJob(
+        cam,
+        jump,
+        0.32 + np.arange(20) / 500,
+        1e-3,
+        tmp_path / name / "cam.mp4",
+        seed=seed,
+        options=RenderOptions(**kw.pop("opts", {})),
+        **kw,
+    )
 
 
 def test_videos_are_deterministic_and_drop_frames_on_demand(tmp_path, tiny_cameras, control_jump):
     cam = tiny_cameras["side_left"]
     labels = tmp_path / "labels"
-    n = render_camera(_job(tmp_path, cam, control_jump, "a", 1, dropped=frozenset({5, 9}),
-                           label_frames=(3, 5), label_dir=labels))
+    n = render_camera(
+        _job(
+            tmp_path,
+            cam,
+            control_jump,
+            "a",
+            1,
+            dropped=frozenset({5, 9}),
+            label_frames=(3, 5),
+            label_dir=labels,
+        )
+    )
     assert n == 18
     render_camera(_job(tmp_path, cam, control_jump, "b", 1, dropped=frozenset({5, 9})))
     render_camera(_job(tmp_path, cam, control_jump, "c", 2, dropped=frozenset({5, 9})))
