@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 from scipy.interpolate import CubicHermiteSpline
 
 from mocap3d.simulate.jump_params import TrialParams
@@ -221,6 +222,18 @@ class Jump:
         """Keypoints (n, len(names), 3) mm in the world frame."""
         pts = self.points(t, names=names)
         return np.stack([pts[k] for k in names], axis=1)
+
+    def poses3d(
+        self, t: np.ndarray, *, keypoints: Sequence[str] = KEYPOINTS, fps: float | None = None
+    ) -> xr.Dataset:
+        """True keypoints at trial times ``t`` as a poses3d dataset (time = ``t``, s)."""
+        from mocap3d.datasets import make_poses3d
+
+        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        pos = np.transpose(self.keypoints(t, keypoints), (0, 2, 1))[..., None]
+        return make_poses3d(
+            pos, keypoints=list(keypoints), time=t, fps=fps, source_software="mocap3d.simulate"
+        )
 
     def joint_angles(self, t: np.ndarray) -> dict[str, np.ndarray]:
         """Hip, knee, ankle and MTP flexion angles (n,) in radians."""

@@ -78,6 +78,10 @@ def test_joint_angles_are_the_keypoints_flexion_angles(control_jump, frame_times
         assert np.all((a > np.radians(20)) & (a < np.radians(178))), name
     kp = control_jump.keypoints(frame_times)
     assert kp.shape == (len(frame_times), len(KEYPOINTS), 3)
+    ds = control_jump.poses3d(frame_times, fps=500.0)
+    np.testing.assert_array_equal(
+        ds.position.sel(individual="individual_0").transpose("time", "keypoint", "space"), kp
+    )
     assert np.all(np.isfinite(kp))
     assert np.all(kp[..., 2] > 0)  # nothing below the floor
 
