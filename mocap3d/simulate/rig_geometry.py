@@ -22,14 +22,14 @@ from mocap3d.errors import InputError
 from mocap3d.rig import Rig
 
 ARENA_LANDING_X = 60.0
-ARENA_TARGET = np.array([30.0, 0.0, 30.0])  # mm: middle of the jump's working volume
+ARENA_TARGET = np.array([35.0, 0.0, 35.0])  # mm: middle of the jump's working volume
 
 # azimuth (deg, from +x towards +y), elevation (deg), distance factor
 NAMED_POSES: Mapping[str, tuple[float, float, float]] = {
     "side_left": (90.0, 15.0, 1.0),
     "side_right": (-90.0, 15.0, 1.0),
     "front": (20.0, 25.0, 1.0),
-    "overhead": (180.0, 75.0, 1.0),
+    "overhead": (100.0, 72.0, 1.0),  # tilted sideways: the jump runs along the image width
 }
 
 
@@ -51,7 +51,7 @@ class LayoutOptions:
     """
 
     distance_mm: float = 350.0
-    field_of_view_mm: float = 170.0
+    field_of_view_mm: float = 190.0
     distortion: bool = True
     jitter_deg: float = 2.0
 
