@@ -361,10 +361,10 @@ def compute_force_events(
         if s.edge_method == "fit":
             raw = fd - offset
             cap = np.where(raw > 0.3 * bw, np.nan, raw)
-            kw = {"span": s.edge_span_s, "resolution": 0.1 / rate}
-            t_to = fit_edge(t, cap, t_to, side="before", **kw)
+            span, res = s.edge_span_s, 0.1 / rate
+            t_to = fit_edge(t, cap, t_to, side="before", span=span, resolution=res)
             if np.isfinite(t_land):
-                t_land = fit_edge(t, cap, t_land, side="after", **kw)
+                t_land = fit_edge(t, cap, t_land, side="after", span=span, resolution=res)
         ev["takeoff"] = t_to
         if np.isfinite(t_land):
             ev["landing"] = t_land
@@ -380,7 +380,9 @@ def compute_force_events(
     else:
         i_dev = start + j
         sign = np.sign(fds[i_dev] - quiet.level_n)
-        back = np.flatnonzero(np.sign(fds[start:i_dev] - quiet.level_n) != sign)
+        back = np.flatnonzero(
+            sign * (fds[start:i_dev] - quiet.level_n) <= 1e-9 * abs(quiet.level_n)
+        )
         i_on = start + int(back[-1]) + 1 if back.size else start
         ev["movement_onset"] = crossing_time(t, fds - quiet.level_n, i_on, 0.0)
     return out

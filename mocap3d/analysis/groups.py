@@ -72,7 +72,8 @@ def metrics_table(
 
 
 def metric_columns(df: pd.DataFrame, *, include_times: bool = False) -> list[str]:
-    """Numeric metric columns; absolute event times (unit "s") only if ``include_times``."""
+    """Numeric metric columns (those with a unit when the table has units); absolute event
+    times (unit "s") only if ``include_times``."""
     units = df.attrs.get("units", {})
     out = []
     for c in df.columns:
@@ -81,6 +82,8 @@ def metric_columns(df: pd.DataFrame, *, include_times: bool = False) -> list[str
             or c in ("events_source", "reasons")
             or not pd.api.types.is_numeric_dtype(df[c])
         ):
+            continue
+        if units and c not in units:  # a numeric label, e.g. trial_start_s
             continue
         if not include_times and units.get(c) == "s":
             continue

@@ -193,7 +193,7 @@ def _foot_events(
         if s.edge_method == "fit":
             cap = y.copy()
             cap[i + EDGE_SAMPLES :] = np.nan
-            t_to = fit_edge(t, cap, t_to, side="after", span=3 * dt, resolution=0.05 * dt)
+            t_to = fit_edge(t, cap, t_to - 2 * dt, side="after", span=5 * dt, resolution=0.05 * dt)
         ev["takeoff"] = t_to
     back = np.flatnonzero(np.nan_to_num(y[b:], nan=np.inf) <= thr)
     if not back.size:
@@ -204,7 +204,7 @@ def _foot_events(
     if s.edge_method == "fit":
         cap = y.copy()
         cap[: max(i - EDGE_SAMPLES, 0)] = np.nan
-        t_l = fit_edge(t, cap, t_l, side="before", span=3 * dt, resolution=0.05 * dt)
+        t_l = fit_edge(t, cap, t_l + 2 * dt, side="before", span=5 * dt, resolution=0.05 * dt)
     ev["landing"] = t_l
 
 
@@ -231,11 +231,11 @@ def _body_events(
         else:
             i_dev = start + j
             sign = np.sign(zz[i_dev] - level)
-            back = np.flatnonzero(np.sign(zz[start:i_dev] - level) != sign)
+            back = np.flatnonzero(sign * (zz[start:i_dev] - level) <= 1e-9 * max(abs(level), 1.0))
             i_on = start + int(back[-1]) + 1 if back.size else start
             ev["movement_onset"] = crossing_time(t, z - level, i_on, 0.0)
             if np.isfinite(to):
-                zs = moving_average(z, 3)
+                zs = moving_average(z, max(round(0.01 / dt), 1))
                 seg = np.flatnonzero((t >= ev["movement_onset"]) & (t < to) & np.isfinite(zs))
                 if seg.size:
                     ev["pushoff_start"] = float(t[seg[np.argmin(zs[seg])]])
@@ -247,12 +247,13 @@ def _body_events(
     if not np.isfinite(land):
         why["landing_end"] = why.get("landing", "no landing")
         return
-    seg = (t >= land) & (t <= land + s.landing_window_s) & np.isfinite(z)
+    zs = moving_average(z, max(round(0.01 / dt), 1))
+    seg = (t >= land) & (t <= land + s.landing_window_s) & np.isfinite(zs)
     if not seg.any():
         why["landing_end"] = "no body keypoints after the landing"
         return
     idx = np.flatnonzero(seg)
-    ev["landing_end"] = float(t[idx[np.argmin(z[idx])]])
+    ev["landing_end"] = float(t[idx[np.argmin(zs[idx])]])
 
 
 def compute_phases(events: Mapping[str, float], start: float) -> dict[str, tuple[float, float]]:
