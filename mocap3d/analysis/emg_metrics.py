@@ -63,41 +63,37 @@ def compute_emg_metrics(
             emg, baseline=base, search=(to, stop), settings=settings, onset=onset
         )
     phases = compute_phases(events, float(t[0]))
-    iemg = compute_iemg(emg, phases, settings)
+    iemg = compute_iemg(emg, phases, settings).transpose("channel", "window").values
     env = compute_emg_envelope(emg, settings)
     peak = session_peak if session_peak is not None else env.max("time")
-    for c in chans:
-        o, off = float(push["onset"].sel(channel=c)), float(push["offset"].sel(channel=c))
-        r = str(push["reason"].sel(channel=c).values)
+    pk = peak.sel(channel=chans).values
+    env_v = env.transpose("time", "channel").values
+    ok_phase = {ph: bool(np.isfinite(a) and np.isfinite(b)) for ph, (a, b) in phases.items()}
+    spans = {
+        ph: np.searchsorted(t, [a, b]) if ok_phase[ph] else (0, 0) for ph, (a, b) in phases.items()
+    }
+    p_on, p_off = push["onset"].values, push["offset"].values
+    p_why = [str(r) for r in push["reason"].values]
+    for k, c in enumerate(chans):
+        o, off, r = float(p_on[k]), float(p_off[k]), p_why[k]
         m.set(f"{c}_onset_s", o, "s", r)
         m.set(f"{c}_offset_s", off, "s", r or "the burst did not end in the data")
         m.set(f"{c}_burst_ms", 1000 * (off - o), "ms", r or "the burst did not end in the data")
         m.set(f"{c}_latency_onset_ms", 1000 * (o - on), "ms", r)
         m.set(f"{c}_latency_takeoff_ms", 1000 * (o - to), "ms", r or reasons.get("takeoff"))
         if landing is None or not np.isfinite(land):
-            m.missing(
-                f"{c}_landing_onset_ms",
-                "ms",
-                f"no landing: {reasons.get('landing', reasons.get('takeoff', ''))}",
-            )
+            why = f"no landing: {reasons.get('landing', reasons.get('takeoff', ''))}"
+            m.missing(f"{c}_landing_onset_ms", "ms", why)
         else:
-            lo = float(landing["onset"].sel(channel=c))
+            lo = float(landing["onset"].values[k])
             m.set(
-                f"{c}_landing_onset_ms",
-                1000 * (lo - land),
-                "ms",
-                str(landing["reason"].sel(channel=c).values),
+                f"{c}_landing_onset_ms", 1000 * (lo - land), "ms", str(landing["reason"].values[k])
             )
-        pk = float(peak.sel(channel=c))
-        for ph, (t0, t1) in phases.items():
-            why = (
-                ""
-                if np.isfinite(t0) and np.isfinite(t1)
-                else f"phase {ph} has no start or end event"
-            )
-            m.set(f"{c}_iemg_{ph}_uvs", 1e6 * float(iemg.sel(channel=c, window=ph)), "uV s", why)
-            sel = env.sel(channel=c, time=slice(t0, t1)) if not why else None
-            mean = float(sel.mean()) / pk if sel is not None and sel.size and pk > 0 else np.nan
+        for j, ph in enumerate(phases):
+            why = "" if ok_phase[ph] else f"phase {ph} has no start or end event"
+            m.set(f"{c}_iemg_{ph}_uvs", 1e6 * iemg[k, j], "uV s", why)
+            i0, i1 = spans[ph]
+            mean = env_v[i0:i1, k].mean() / pk[k] if i1 > i0 and pk[k] > 0 else np.nan
             m.set(f"{c}_mean_{ph}_pct_peak", 100 * mean, "%", why or "no samples or zero peak")
     return m, push
 

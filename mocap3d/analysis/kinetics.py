@@ -171,6 +171,7 @@ def compute_force_metrics(
     for name, unit in FORCE_METRICS.items():
         if name not in m:
             m.missing(name, unit, _why(name, found))
+    m.values = {k: m.values[k] for k in FORCE_METRICS}  # table columns in a fixed order
     return ForceAnalysis(m, ev, found, kin, list(found.notes))
 
 

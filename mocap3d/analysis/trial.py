@@ -31,6 +31,7 @@ from mocap3d.analysis.jump import (
     compute_kinematic_events,
 )
 from mocap3d.analysis.kinetics import FORCE_METRICS, ForceAnalysis, compute_force_metrics
+from mocap3d.errors import InputError
 from mocap3d.rig import AngleSpec, Rig
 
 __all__ = ["AnalysisSettings", "TrialInputs", "TrialResult", "analyze_trial"]
@@ -154,17 +155,21 @@ def analyze_trial(
     k_why: dict[str, str] = {}
     ang = None
     defs = dict(angles.angles) if isinstance(angles, Rig) else dict(angles or {})
-    if inputs.poses3d is None:
-        why = inputs.missing.get("poses3d", "no 3D keypoints for this trial")
-        _missing_all(m, KIN_METRICS, why)
+    poses_why = inputs.missing.get("poses3d", "no 3D keypoints for this trial")
+    if inputs.poses3d is not None:
+        try:
+            k_ev, k_why = compute_kinematic_events(inputs.poses3d, s.kinematics, up=up)
+            _kinematic_metrics(m, inputs.poses3d, k_ev, k_why, up)
+            if defs:
+                ang = compute_joint_angles(inputs.poses3d, defs, up="+z" if up == "+z" else "-z")
+            poses_why = ""
+        except InputError as exc:  # e.g. several animals in one file: this trial only
+            poses_why, k_ev, k_why, ang = f"3D keypoints not usable: {exc}", {}, {}, None
+    if poses_why:
+        _missing_all(m, KIN_METRICS, poses_why)
         for j in defs:
             for name, unit in angle_metric_names(j):
-                m.missing(name, unit, why)
-    else:
-        k_ev, k_why = compute_kinematic_events(inputs.poses3d, s.kinematics, up=up)
-        _kinematic_metrics(m, inputs.poses3d, k_ev, k_why, up)
-        if defs:
-            ang = compute_joint_angles(inputs.poses3d, defs, up="+z" if up == "+z" else "-z")
+                m.missing(name, unit, poses_why)
     f_ev = dict(fa.events) if fa is not None else {}
     f_why = dict(fa.found.reasons) if fa is not None and fa.found is not None else {}
     events: dict[str, float] = {}

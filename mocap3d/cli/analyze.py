@@ -99,7 +99,7 @@ def analyze(
     envelope: str = typer.Option("linear", "--envelope", help="linear or rms."),
     envelope_hz: float = typer.Option(20.0, "--envelope-hz", help="Linear envelope low-pass."),
     onset: str = typer.Option("threshold", "--onset", help="threshold or tkeo."),
-    onset_k: float = typer.Option(3.0, "--onset-k", help="EMG onset: baseline mean + k SD."),
+    onset_k: float = typer.Option(4.0, "--onset-k", help="EMG onset: baseline mean + k SD."),
     force_k: float = typer.Option(5.0, "--force-k", help="Force thresholds: k × noise SD."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw figures."),

@@ -126,3 +126,15 @@ def test_kinematics_stand_in_when_there_is_no_force(sim_trials, sim_rig):
     assert r.metrics.get(f"{c}_latency_takeoff_ms") == pytest.approx(
         1000 * (onset - truth.events["takeoff"]), abs=3.0
     )
+
+
+def test_unusable_poses_are_a_reason_not_a_crash(sim_trials, sim_rig):
+    import xarray as xr
+
+    inputs, _ = sim_trials[0]
+    two = xr.concat([inputs.poses3d, inputs.poses3d.assign_coords(individual=["b"])], "individual")
+    bad = TrialInputs(inputs.labels, inputs.window, two, inputs.force, None, inputs.emg)
+    r = analyze_trial(bad, angles=sim_rig)
+    assert "individuals" in r.metrics.reasons["kin_takeoff_s"]
+    assert "individuals" in r.metrics.reasons["knee_at_takeoff_deg"]
+    assert np.isfinite(r.metrics.get("jump_height_impulse_mm"))
