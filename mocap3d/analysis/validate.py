@@ -36,7 +36,7 @@ def truth_comparison(table: pd.DataFrame, project: Project) -> pd.DataFrame:
     """
     from mocap3d.simulate.truth import read_truth
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for session in project.sessions():
         path = session.root / "truth" / "truth.h5"
         if not path.is_file():
@@ -78,7 +78,15 @@ def truth_comparison(table: pd.DataFrame, project: Project) -> pd.DataFrame:
     )
 
 
-def _add(rows: list, session: str, trial: str, q: str, got: float, true: float, unit: str) -> None:
+def _add(
+    rows: list[dict[str, object]],
+    session: str,
+    trial: str,
+    q: str,
+    got: float,
+    true: float,
+    unit: str,
+) -> None:
     rows.append({"session": session, "trial": trial, "quantity": q, "recovered": got,
                  "truth": true, "error": got - true, "unit": unit})  # fmt: skip
 
