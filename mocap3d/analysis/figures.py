@@ -139,12 +139,22 @@ def plot_group_comparison(
     ax.set_xlim(-0.6, 1.6)
     ax.set_ylabel(f"{c.metric} ({c.unit})" if c.unit else c.metric, fontsize=8)
     unit = "animals" if c.nesting == "animal" else "trials"
-    ax.set_title(
-        f"{c.test}, {c.nesting} nesting: p = {c.p:.3g}\n"
-        f"g = {c.hedges_g:.2f} [{c.g_ci_low:.2f}, {c.g_ci_high:.2f}], "
-        f"n = {c.n_reference}/{c.n_other} {unit}",
-        fontsize=8,
-    )
+    if np.isfinite(c.p):
+        line = (
+            f"p = {c.p:.3g}, g = {c.hedges_g:.2f} [{c.g_ci_low:.2f}, {c.g_ci_high:.2f}], "
+            f"n = {c.n_reference}/{c.n_other} {unit}"
+        )
+    else:
+        line = c.note or "no test"
+    ax.set_title(f"{c.test}, {c.nesting} nesting\n{line}", fontsize=8)
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=4, color="0.6", label="trials"),
+        Line2D([], [], ls="", marker="D", ms=6, color="C0", label="animal means"),
+        Line2D([], [], ls="-", marker="o", color="k", label="mean ± SD (trials)"),
+    ]
+    ax.legend(handles=handles, fontsize=6, loc="best")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -273,7 +273,8 @@ def _figures(
             if len(row):
                 c = Comparison(**{k: v for k, v in row.iloc[0].items() if k != "p_holm"})
                 files.append(plot_group_comparison(table, c, folder / f"group_{metric}.png"))
-        files.append(plot_effect_sizes(comparisons, folder / "effect_sizes.png"))
+        if np.isfinite(comparisons["hedges_g"].to_numpy(dtype=float)).any():
+            files.append(plot_effect_sizes(comparisons, folder / "effect_sizes.png"))
     return files
 
 
