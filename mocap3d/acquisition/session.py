@@ -1,0 +1,201 @@
+"""Wire a session recording: project and session folders, DAQ backend, sync box, cameras.
+
+:func:`prepare_recording` is what ``mocap3d record`` calls; it checks everything that can be
+checked (rig, session name, DAQ driver and hardware, sync box) *before* it creates the
+session folder, so a problem leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mocap3d.acquisition.cameras import CameraRecording, SimCamera, VideoFileCamera
+from mocap3d.acquisition.daq import BlockSource, DaqBackend, DaqConfig
+from mocap3d.acquisition.recorder import Recorder
+from mocap3d.acquisition.simdaq import SimDaqBackend, Wire, pattern_source
+from mocap3d.acquisition.syncbox import SyncBox
+from mocap3d.acquisition.syncbox_emulator import SyncBoxEmulator
+from mocap3d.errors import InputError
+from mocap3d.io.project import VIDEO_SUFFIXES, Project, Session, create_project, open_project
+from mocap3d.rig import Rig, load_rig
+
+
+@dataclass
+class SessionRecording:
+    """A recorder ready to :meth:`~Recorder.run`, with what it needs closed afterwards."""
+
+    recorder: Recorder
+    session: Session
+    project: Project
+    syncbox: SyncBox | None = None
+    emulator: SyncBoxEmulator | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def describe(self) -> str:
+        return ", ".join(self.notes)
+
+    def close(self) -> None:
+        if self.syncbox is not None:
+            self.syncbox.close()
+
+
+def sim_source(rig: Rig, config: DaqConfig, *, seed: int = 0) -> BlockSource:
+    """The simulated streams of ``rig``: noise and the cameras' exposure pulses.
+
+    (To be replaced by the simulator's mouse-jump streams, ``mocap3d.simulate.daq``, which
+    follow the same :data:`BlockSource` contract.)
+    """
+    exposure = [c.exposure_channel for c in rig.cameras if c.exposure_channel]
+    us = [c.exposure_us for c in rig.cameras if c.exposure_us]
+    return pattern_source(
+        config, exposure_channels=exposure, exposure_s=min(us) * 1e-6 if us else None, seed=seed
+    )
+
+
+def _project(project_dir: Path, rig_path: Path | None) -> tuple[Project, Rig]:
+    if (project_dir / "project.toml").is_file():
+        project = open_project(project_dir)
+        rig = project.rig()
+        if rig_path is not None:
+            given = load_rig(rig_path)
+            if given.model_dump(exclude={"calibration"}) != rig.model_dump(exclude={"calibration"}):
+                raise InputError(
+                    f"--rig {rig_path} differs from the rig of project {project_dir} "
+                    f"({project.rig_path}); record with the project's rig (omit --rig), update "
+                    "the project's rig.toml, or use a new project"
+                )
+        return project, rig
+    if rig_path is None:
+        raise InputError(f"{project_dir} is not a project yet; give --rig RIG.toml to create it")
+    project = create_project(project_dir, rig_path)
+    return project, project.rig()
+
+
+def prepare_recording(
+    *,
+    rig_path: Path | None,
+    project_dir: Path,
+    session: str,
+    sim: bool = False,
+    speed: float = 1.0,
+    syncbox_port: str | None = None,
+    no_syncbox: bool = False,
+    sync_fps: float | None = None,
+    cameras: str = "none",
+    trial: str = "trial_001",
+    block_s: float = 0.1,
+    buffer_s: float = 10.0,
+    grpc: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    source: BlockSource | None = None,
+) -> SessionRecording:
+    """Everything ``mocap3d record`` sets up, checked before the session folder is made.
+
+    ``sim`` (or a rig with ``daq.backend = "sim"``) records simulated streams (``source``,
+    default :func:`sim_source`) at ``speed`` × real time (0: as fast as possible) with an
+    emulated sync box unless ``syncbox_port`` is given. ``cameras`` is ``none``, ``sim`` or
+    ``video:DIR`` (replays ``DIR/<camera>.mp4``).
+    """
+    project, rig = _project(Path(project_dir), rig_path)
+    if rig.daq is None:
+        raise InputError(f"rig {rig.name!r} has no [daq] section: nothing to record")
+    if (project.sessions_dir / session / "session.toml").exists():
+        raise InputError(f"session {session!r} already exists in {project.sessions_dir}")
+    sim = sim or rig.daq.backend == "sim"
+    notes = [f"rig {rig.name}"]
+    config = DaqConfig.from_rig(rig, block_s=block_s, buffer_s=buffer_s)
+    emulator = None
+    wires: dict[str, Wire] = {}
+    use_box = not no_syncbox and (syncbox_port is not None or rig.syncbox is not None)
+    if sim and use_box and syncbox_port is None:
+        emulator = SyncBoxEmulator(serial_number="SIM")
+        if rig.syncbox is not None and rig.syncbox.ttl_channel:
+            wires[rig.syncbox.ttl_channel] = emulator.ttl
+    backend: DaqBackend
+    if sim:
+        backend = SimDaqBackend(
+            source or sim_source(rig, config),
+            speed=None if speed == 0 else speed,
+            wires=wires,
+        )
+        notes.append("simulated DAQ" + (f" ×{speed:g}" if speed != 1 else ""))
+        if emulator is not None:
+            emulator.clock = backend.now_s
+    else:
+        backend = _nidaqmx_backend(grpc)
+        notes.append("NI-DAQmx" + (f" via {grpc}" if grpc else ""))
+    root = project.sessions_dir / session
+    recorder = Recorder(
+        rig, backend, root / "raw" / "daq.h5", syncbox_fps=sync_fps, block_s=block_s,
+        buffer_s=buffer_s, metadata={"session": session, **(labels or {})},
+    )  # fmt: skip
+    recorder.prepare()  # the DAQ driver and hardware, before anything is created
+    box = None
+    if use_box:
+        sb = rig.syncbox
+        opts: dict[str, Any] = {"baudrate": sb.baudrate, "timeout_s": sb.timeout_s} if sb else {}
+        if emulator is not None:
+            box = SyncBox.open("loop://", port_factory=emulator.loop_factory(), **opts)
+            notes.append("emulated sync box")
+        else:
+            port = syncbox_port or (sb.port if sb else "")
+            box = SyncBox.open(port, **opts)
+            notes.append(f"sync box {port}")
+        recorder.attach_syncbox(box)
+    labels = dict(labels or {})
+    sess = project.new_session(
+        session, subject=labels.get("subject", ""), group=labels.get("group", ""),
+        notes=labels.get("notes", ""),
+    )  # fmt: skip
+    recorder.cameras = _cameras(cameras, rig, config, recorder, sess.trial_dir(trial))
+    if recorder.cameras:
+        notes.append(f"{len(recorder.cameras)} {cameras.split(':')[0]} cameras")
+    return SessionRecording(recorder, sess, project, box, emulator, notes)
+
+
+def _nidaqmx_backend(grpc: str | None) -> DaqBackend:
+    from mocap3d.acquisition.nidaq import NidaqmxBackend
+
+    if grpc is None:
+        return NidaqmxBackend()
+    import grpc as grpc_lib
+    import nidaqmx
+
+    channel = grpc_lib.insecure_channel(grpc)
+    return NidaqmxBackend(grpc_options=nidaqmx.GrpcSessionOptions(channel, ""))
+
+
+def _cameras(
+    spec: str, rig: Rig, config: DaqConfig, recorder: Recorder, folder: Path
+) -> list[CameraRecording]:
+    if spec == "none":
+        return []
+    names = list(config.trigger.cameras) if config.trigger else rig.camera_names
+    if spec == "sim":
+        return [
+            CameraRecording(
+                SimCamera(
+                    n, trigger_count=recorder.frames_triggered_now, size=rig.camera(n).resolution
+                ),
+                folder / f"{n}.mp4",
+                rig.camera(n).fps,
+            )
+            for n in names
+        ]
+    if spec.startswith("video:"):
+        src = Path(spec.removeprefix("video:"))
+        out = []
+        for n in names:
+            video = next(
+                (src / f"{n}{s}" for s in VIDEO_SUFFIXES if (src / f"{n}{s}").is_file()), None
+            )
+            if video is None:
+                raise InputError(f"--cameras {spec}: no video for camera {n!r} in {src} ({n}.mp4)")
+            cam = VideoFileCamera(n, video, trigger_count=recorder.frames_triggered_now)
+            out.append(CameraRecording(cam, folder / f"{n}.mp4", rig.camera(n).fps))
+        return out
+    raise InputError(f"--cameras must be none, sim or video:DIR, found {spec!r}")
