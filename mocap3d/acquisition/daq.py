@@ -103,8 +103,12 @@ class TriggerConfig:
     cameras: tuple[str, ...]
 
     def frames_by(self, n_samples: int, rate_hz: float) -> int:
-        """Trigger pulses emitted before master sample ``n_samples`` (rising edges at k/fps)."""
-        return max(0, math.ceil(n_samples * self.fps / rate_hz - 1e-9))
+        """Trigger pulses whose rising edge (at ``k / fps`` s) is sampled within the first
+        ``n_samples`` samples at ``rate_hz``, i.e. at or before sample ``n_samples - 1`` — the
+        number of edges those samples show on an exposure channel."""
+        if n_samples <= 0:
+            return 0
+        return math.floor((n_samples - 1) * self.fps / rate_hz + 1e-9) + 1
 
 
 @dataclass(frozen=True)

@@ -281,6 +281,8 @@ class Recorder:
             tuple(cams),
         )
         self._final_manifest(manifest, result)
+        if self.on_status is not None:
+            self.on_status(status)  # the final status, once the file is closed
         return result
 
     def _open_writer(self, started: str) -> RawDaqWriter:
@@ -479,8 +481,6 @@ class Recorder:
     def _check_counts(
         self, status: RecordingStatus, box_count: int | None, cams: list[CameraResult]
     ) -> None:
-        if self.on_status is not None:
-            self.on_status(status)
         sync = self.rig.syncbox.ttl_channel if self.rig.syncbox else None
         again = bool(self.syncbox and self.syncbox.reconnections)
         self._warnings += count_warnings(status, box_count, cams, sync, reconnected=again)

@@ -7,6 +7,7 @@ session folder, so a problem leaves nothing behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,8 @@ def sim_source(rig: Rig, config: DaqConfig, *, seed: int = 0) -> BlockSource:
     )
 
 
-def _project(project_dir: Path, rig_path: Path | None) -> tuple[Project, Rig]:
+def _rig_of(project_dir: Path, rig_path: Path | None) -> tuple[Project | None, Rig]:
+    """The project (None if it does not exist yet) and the rig to record with."""
     if (project_dir / "project.toml").is_file():
         project = open_project(project_dir)
         rig = project.rig()
@@ -71,8 +73,7 @@ def _project(project_dir: Path, rig_path: Path | None) -> tuple[Project, Rig]:
         return project, rig
     if rig_path is None:
         raise InputError(f"{project_dir} is not a project yet; give --rig RIG.toml to create it")
-    project = create_project(project_dir, rig_path)
-    return project, project.rig()
+    return None, load_rig(rig_path)
 
 
 def prepare_recording(
@@ -100,11 +101,15 @@ def prepare_recording(
     emulated sync box unless ``syncbox_port`` is given. ``cameras`` is ``none``, ``sim`` or
     ``video:DIR`` (replays ``DIR/<camera>.mp4``).
     """
-    project, rig = _project(Path(project_dir), rig_path)
+    project_dir = Path(project_dir)
+    project, rig = _rig_of(project_dir, rig_path)
     if rig.daq is None:
         raise InputError(f"rig {rig.name!r} has no [daq] section: nothing to record")
-    if (project.sessions_dir / session / "session.toml").exists():
-        raise InputError(f"session {session!r} already exists in {project.sessions_dir}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", session):
+        raise InputError(f"invalid session name {session!r}: use letters, digits, '_', '-' or '.'")
+    root = project_dir / "sessions" / session
+    if (root / "session.toml").exists():
+        raise InputError(f"session {session!r} already exists in {root.parent}")
     sim = sim or rig.daq.backend == "sim"
     notes = [f"rig {rig.name}"]
     config = DaqConfig.from_rig(rig, block_s=block_s, buffer_s=buffer_s)
@@ -128,7 +133,6 @@ def prepare_recording(
     else:
         backend = _nidaqmx_backend(grpc)
         notes.append("NI-DAQmx" + (f" via {grpc}" if grpc else ""))
-    root = project.sessions_dir / session
     recorder = Recorder(
         rig, backend, root / "raw" / "daq.h5", syncbox_fps=sync_fps, block_s=block_s,
         buffer_s=buffer_s, metadata={"session": session, **(labels or {})},
@@ -147,6 +151,9 @@ def prepare_recording(
             notes.append(f"sync box {port}")
         recorder.attach_syncbox(box)
     labels = dict(labels or {})
+    if project is None:  # only now: every check passed
+        assert rig_path is not None
+        project = create_project(project_dir, rig_path)
     sess = project.new_session(
         session, subject=labels.get("subject", ""), group=labels.get("group", ""),
         notes=labels.get("notes", ""),

@@ -117,16 +117,21 @@ class SyncBox:
         return self.info
 
     def _identify(self) -> SyncBoxInfo:
-        """Send ``ID?`` until the box answers; a READY banner (reset) makes it ask again."""
+        """Ask ``ID?`` (again every 0.5 s) until the box answers.
+
+        A READY banner means the box just reset (an Arduino does when its port opens) and
+        lost what was sent before, so the next ``ID?`` goes out shortly after it. Duplicate
+        answers are discarded so that they cannot be taken for the reply to a later command.
+        """
         deadline = time.monotonic() + self.ready_timeout_s
         banner = False
         self._write("ID?")
-        next_ask = time.monotonic() + min(0.5, self.timeout_s)
+        next_ask = time.monotonic() + 0.5
         while time.monotonic() < deadline:
-            line = self._readline(min(0.25, self.timeout_s))
+            line = self._readline(min(0.1, self.timeout_s))
             if line.startswith("READY"):
                 banner = True
-                self._write("ID?")
+                next_ask = min(next_ask, time.monotonic() + 0.2)
             elif line.startswith("ID "):
                 ident = line[3:].strip()
                 if not ident.startswith(PROTOCOL):
@@ -134,6 +139,7 @@ class SyncBox:
                         f"the device on {self.url!r} says it is {ident!r}, not a {PROTOCOL}; "
                         "check the rig's syncbox.port and flash tools/syncbox/syncbox.ino"
                     )
+                self._discard_pending()
                 return SyncBoxInfo(self.url, ident, banner)
             elif line:
                 log.debug("sync box on %s said %r before identifying", self.url, line)
@@ -146,10 +152,19 @@ class SyncBox:
             f"{self.baudrate} baud? (or record without it: --no-syncbox)"
         )
 
+    def _discard_pending(self, quiet_s: float = 0.05) -> None:
+        """Drop lines still arriving (answers to repeated ``ID?``) until ``quiet_s`` of silence."""
+        while line := self._readline(quiet_s):
+            log.debug("sync box on %s: discarding %r", self.url, line)
+
     def close(self) -> None:
         if self._port is not None:
+            # pyserial's socket:// close() skips closing a socket whose peer already hung up
+            sock = getattr(self._port, "_socket", None)
             with contextlib.suppress(serial.SerialException, OSError):
                 self._port.close()
+            if sock is not None:
+                sock.close()
             self._port = None
 
     def __enter__(self) -> SyncBox:
