@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
@@ -278,13 +278,3 @@ class DaqBackend(Protocol):
     def close(self) -> None:
         """Release the hardware. Safe to call twice."""
         ...
-
-
-@dataclass
-class FaultLog:
-    """Faults seen so far (thread-safe appends from backend threads)."""
-
-    faults: list[DaqFault] = field(default_factory=list)
-
-    def __call__(self, fault: DaqFault) -> None:
-        self.faults.append(fault)

@@ -12,7 +12,6 @@ recorded. Blocks arrive on the backend's thread and are written on the caller's 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import math
 import queue
@@ -22,8 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from mocap3d.acquisition.blockwriter import BlockWriter, Outcome, is_disk_full, stream_infos
 from mocap3d.acquisition.cameras import CameraRecording, CameraResult
 from mocap3d.acquisition.daq import Block, DaqBackend, DaqConfig, DaqFault
 from mocap3d.acquisition.status import (
@@ -42,33 +40,13 @@ from mocap3d.acquisition.status import (
     write_manifest,
 )
 from mocap3d.acquisition.syncbox import SyncBox, SyncBoxError
-from mocap3d.io.rawdaq import ChannelInfo, RawDaqWriter, StreamInfo
+from mocap3d.io.rawdaq import RawDaqWriter
 from mocap3d.rig import Rig
 
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[RecordingStatus], None]
 WriterFactory = Callable[..., RawDaqWriter]
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """True for 'no space left' / 'quota exceeded', also as HDF5 reports them in text."""
-    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    text = str(exc)
-    return "No space left on device" in text or "errno = 28" in text or "Disk quota" in text
-
-
-def stream_infos(config: DaqConfig) -> list[StreamInfo]:
-    """The raw file's stream descriptions (names, rates, channels with units and scaling)."""
-    return [
-        StreamInfo(
-            s.name,
-            s.rate_hz,
-            tuple(ChannelInfo(c.name, c.unit, c.scale, c.offset, c.terminal) for c in s.channels),
-        )
-        for s in config.streams
-    ]
 
 
 class Recorder:
@@ -133,15 +111,13 @@ class Recorder:
         master = self.config.master
         self.tail_samples = math.ceil((2 * block_s + 0.05) * master.rate_hz)
         blocks = max(4, math.ceil(2.0 / block_s)) * len(self.config.streams)
+        self._batch = max(1, math.ceil(1.0 / block_s)) * len(self.config.streams)
         self._queue: queue.Queue[Block | DaqFault] = queue.Queue(maxsize=blocks)
         self._delivered = dict.fromkeys([s.name for s in self.config.streams], 0)
         self._closing = threading.Event()
         self._counters = self._make_counters()
         self._warnings: list[str] = []
-        self._overflows = 0
-        self._flushed = 0
         self._t_start = 0.0
-        self._last_flush = 0.0
         self._prepared = False
 
     def _make_counters(self) -> dict[str, EdgeCounter]:
@@ -219,40 +195,43 @@ class Recorder:
         except BaseException:
             self.backend.close()
             raise
+        blocks = BlockWriter(
+            writer, self.config, self._counters, flush_interval_s=self.flush_interval_s
+        )
         manifest = base_manifest(self.path, rig_name=self.rig.name, backend=self.backend.name)
         manifest["recording"]["started_utc"] = started
-        outcome: tuple[StopReason, str] = ("error", "")
+        outcome: Outcome = ("error", "")
         box_on = False
         try:
             write_manifest(self.manifest_path, manifest)
             for cam in self.cameras:
                 cam.start()
-            self._t_start = self._last_flush = time.monotonic()
+            self._t_start = time.monotonic()
             self.backend.start(self._on_block, self._on_fault)
-            writer.add_event("start", sample=0, stream=master.name, message=utc_now())
-            box_on = self._box("start", self._start_box, writer) is not None
+            blocks.event("start", sample=0, stream=master.name, message=utc_now())
+            box_on = self._box("start", self._start_box, blocks) is not None
             try:
-                outcome = self._loop(writer, target, stop)
+                outcome = self._loop(blocks, target, stop)
             except KeyboardInterrupt:
                 outcome = ("interrupted", "stopped by Ctrl-C")
             if box_on:
-                self._box("stop", lambda b: b.stop(), writer)
+                self._box("stop", lambda b: b.stop(), blocks)
                 if outcome[0] in CLEAN_STOPS:  # record the box's last pulse, with a margin
-                    seen = max(self._delivered[master.name], writer.counts[master.name])
-                    outcome = self._drain_until(writer, seen + self.tail_samples) or outcome
-            reason, message, writable = self._shutdown(writer, outcome)
+                    seen = max(self._delivered[master.name], blocks.master_samples)
+                    outcome = self._drain_until(blocks, seen + self.tail_samples) or outcome
+            reason, message, writable = self._shutdown(blocks, outcome)
         except BaseException:  # a bug or a second Ctrl-C: keep the data, mark it, re-raise
             with contextlib.suppress(Exception):
-                self._shutdown(writer, ("error", ""), writable=False)
+                self._shutdown(blocks, ("error", ""), writable=False)
             for cam in self.cameras:
                 with contextlib.suppress(Exception):
                     cam.stop()
             with contextlib.suppress(Exception):
                 writer.close("aborted")
             raise
-        box_count = self._box("count", lambda b: b.count(), writer) if box_on else None
+        box_count = self._box("count", lambda b: b.count(), blocks) if box_on else None
         cams = [c.stop() for c in self.cameras]
-        status = self._status(writer)
+        status = self._status(blocks)
         self._check_counts(status, box_count, cams)
         file_status = "closed" if reason in CLEAN_STOPS else "aborted"
         try:
@@ -304,100 +283,47 @@ class Recorder:
             self.flush_interval_s,
         )
 
-    def _loop(
-        self, writer: RawDaqWriter, target: int | None, stop: threading.Event
-    ) -> tuple[StopReason, str]:
-        master = self.config.master_stream
+    def _loop(self, blocks: BlockWriter, target: int | None, stop: threading.Event) -> Outcome:
         next_status = time.monotonic()
         while True:
             if stop.is_set():
                 return "stopped", "stopped on request"
-            if target is not None and writer.counts[master] >= target:
-                return (
-                    "duration",
-                    f"recorded the requested {target / self.config.master.rate_hz:g} s",
-                )
+            if target is not None and blocks.master_samples >= target:
+                seconds = target / self.config.master.rate_hz
+                return "duration", f"recorded the requested {seconds:g} s"
             now = time.monotonic()
             if now >= next_status:
-                self._emit(writer)
+                if self.on_status is not None:
+                    self.on_status(self._status(blocks))
                 next_status = now + self.status_interval_s
             try:
-                item = self._queue.get(timeout=0.05)
+                items: list[Block | DaqFault] = [self._queue.get(timeout=0.05)]
             except queue.Empty:
                 continue
-            outcome = self._consume(writer, item)
+            while len(items) < self._batch:  # and whatever else is waiting already
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            outcome = blocks.write_all(items)
             if outcome is not None:
                 return outcome
 
-    def _consume(
-        self, writer: RawDaqWriter, item: Block | DaqFault
-    ) -> tuple[StopReason, str] | None:
-        if isinstance(item, DaqFault):
-            if item.kind == "overflow":
-                self._overflows += 1
-            writer.add_event(
-                item.kind, sample=item.sample, stream=item.stream, message=item.message
-            )
-            if item.fatal:
-                reason: StopReason = "overflow" if item.kind == "overflow" else "daq_error"
-                where = f"at sample {item.sample} of stream {item.stream!r}"
-                return reason, f"DAQ {item.kind} {where}: {item.message}" + (
-                    "; samples before it are kept. Use a larger buffer (--buffer), longer "
-                    "blocks, or a faster disk"
-                    if item.kind == "overflow"
-                    else ""
-                )
-            return None
-        have = writer.counts[item.stream]
-        if item.start_sample != have:
-            writer.add_event(
-                "gap",
-                sample=have,
-                stream=item.stream,
-                message=f"block starts at {item.start_sample}, expected {have}",
-            )
-            return "daq_error", (
-                f"stream {item.stream!r}: block starts at sample {item.start_sample}, expected "
-                f"{have} — samples lost; the recording stopped to keep the clock exact"
-            )
-        try:
-            writer.append(item.stream, item.data.astype(np.float32, copy=False))
-            if time.monotonic() - self._last_flush >= self.flush_interval_s:
-                self._flush(writer)
-        except OSError as exc:
-            if is_disk_full(exc):
-                return "disk_full", (
-                    f"disk full while writing {self.path} ({exc}); recording stopped — every "
-                    f"sample flushed before is kept ({self._flushed} samples of "
-                    f"{self.config.master_stream!r}). Free space before the next recording"
-                )
-            raise
-        for c in self._counters.values():
-            if c.stream == item.stream:
-                c.update(item.start_sample, item.data)
-        return None
-
-    def _flush(self, writer: RawDaqWriter) -> None:
-        writer.flush()
-        self._flushed = writer.counts[self.config.master_stream]
-        self._last_flush = time.monotonic()
-
-    def _drain_until(self, writer: RawDaqWriter, n_master: int) -> tuple[StopReason, str] | None:
+    def _drain_until(self, blocks: BlockWriter, n_master: int) -> Outcome | None:
         """Keep writing until the master stream holds ``n_master`` samples (or a fault)."""
-        master = self.config.master_stream
         deadline = time.monotonic() + 5.0 + n_master / self.config.master.rate_hz
-        while writer.counts[master] < n_master and time.monotonic() < deadline:
+        while blocks.master_samples < n_master and time.monotonic() < deadline:
             try:
                 item = self._queue.get(timeout=0.05)
             except queue.Empty:
                 continue
-            fault = self._consume(writer, item)
-            if fault is not None:
-                return fault
+            outcome = blocks.write(item)
+            if outcome is not None:
+                return outcome
         return None
 
     def _shutdown(
-        self, writer: RawDaqWriter, outcome: tuple[StopReason, str], *, writable: bool = True
+        self, blocks: BlockWriter, outcome: Outcome, *, writable: bool = True
     ) -> tuple[StopReason, str, bool]:
         """Stop the backend while writing the blocks it still delivers; flush.
 
@@ -415,7 +341,7 @@ class Recorder:
                 continue
             if not writable:
                 continue
-            fault = self._consume(writer, item)
+            fault = blocks.write(item)
             if fault is not None and (reason in CLEAN_STOPS or fault[0] == "disk_full"):
                 reason, message = fault
                 writable = fault[0] != "disk_full"
@@ -424,7 +350,7 @@ class Recorder:
         self.backend.close()
         if writable:
             try:
-                self._flush(writer)
+                blocks.flush()
             except OSError as exc:
                 if not is_disk_full(exc):
                     raise
@@ -436,7 +362,7 @@ class Recorder:
         box.start(self.syncbox_fps)
         return True
 
-    def _box(self, what: str, call: Callable[[SyncBox], Any], writer: RawDaqWriter) -> Any:
+    def _box(self, what: str, call: Callable[[SyncBox], Any], blocks: BlockWriter) -> Any:
         """Call the sync box; a failure is a warning (and an event), never the end of the
         recording: the DAQ data matter more."""
         if self.syncbox is None:
@@ -447,36 +373,30 @@ class Recorder:
             text = f"sync box {what} failed: {exc}"
             self._warnings.append(text)
             log.warning(text)
-            with contextlib.suppress(OSError):
-                sample = writer.counts[self.config.master_stream]
-                writer.add_event("syncbox", sample=sample, message=text[:190])
+            blocks.event("syncbox", sample=blocks.master_samples, message=text)
             return None
 
-    def _status(self, writer: RawDaqWriter) -> RecordingStatus:
+    def _status(self, blocks: BlockWriter) -> RecordingStatus:
         m = self.config.master
-        n = writer.counts[m.name]
+        n = blocks.master_samples
         trig = self.config.trigger.frames_by(n, m.rate_hz) if self.config.trigger else -1
         sync = next((c.count for c in self._counters.values() if self._is_sync(c)), -1)
         backlog = (self._delivered[m.name] - n) / m.rate_hz
         return RecordingStatus(
             elapsed_s=n / m.rate_hz,
             wall_s=time.monotonic() - self._t_start,
-            samples=dict(writer.counts),
-            flushed_samples=self._flushed,
+            samples=dict(blocks.counts),
+            flushed_samples=blocks.flushed,
             frames_triggered=trig,
             exposures_seen={k: c.count for k, c in self._counters.items() if not self._is_sync(c)},
             sync_pulses_seen=sync,
-            overflows=self._overflows,
+            overflows=blocks.overflows,
             backlog_s=max(0.0, backlog),
             camera_frames={c.camera.name: c.n_frames for c in self.cameras},
         )
 
     def _is_sync(self, c: EdgeCounter) -> bool:
         return bool(self.syncbox and self.rig.syncbox and c.channel == self.rig.syncbox.ttl_channel)
-
-    def _emit(self, writer: RawDaqWriter) -> None:
-        if self.on_status is not None:
-            self.on_status(self._status(writer))
 
     def _check_counts(
         self, status: RecordingStatus, box_count: int | None, cams: list[CameraResult]

@@ -253,7 +253,8 @@ class FakeDaqServer:
         pbg.add_NiDAQmxServicer_to_server(self.service, self.server)
         port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.address = f"127.0.0.1:{port}"
+        self.channel = grpc.insecure_channel(self.address)
         self.grpc_options = nidaqmx.GrpcSessionOptions(self.channel, "")
 
     def close(self) -> None:

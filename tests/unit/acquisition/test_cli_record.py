@@ -121,3 +121,59 @@ def test_existing_session_and_recover_of_a_closed_file(demo_rig_path, tmp_path, 
     assert code == 2 and "session 's1' already exists" in err
     code, _, err = record(capsys, "--recover", str(project / "sessions" / "s1" / "raw" / "daq.h5"))
     assert code == 2 and "closed properly, nothing to recover" in err
+
+
+def test_hardware_path_through_grpc_with_a_pty_sync_box(seed_rig_path, tmp_path, capsys):
+    """The seed rig (NI backend) via `--grpc` to the fake device service, box on a real pty."""
+    pytest.importorskip("grpc", reason="needs nidaqmx[grpc]")
+    from mocap3d.acquisition.syncbox_emulator import SyncBoxEmulator
+    from tests.unit.acquisition.fake_nidaqmx import FakeDaqServer
+
+    devices = {"Dev1": ("PCIe-6353", 32, 4), "Dev2": ("USB-6002", 8, 1)}
+    emulator = SyncBoxEmulator(serial_number="HW1")
+    with FakeDaqServer(devices) as server, emulator.serve_pty() as box:
+        target = server.address
+        code, out, err = record(
+            capsys, "--rig", str(seed_rig_path), "--project", str(tmp_path / "p"),
+            "--session", "s1", "--grpc", target, "--syncbox", box.port, "--duration", "0.3",
+        )  # fmt: skip
+    assert code == 0, err
+    said = " ".join(err.split())
+    assert f"NI-DAQmx via {target}" in said and f"sync box {box.port}" in said
+    info = read_raw_daq_info(tmp_path / "p" / "sessions" / "s1" / "raw" / "daq.h5")
+    assert info.status == "closed" and info.master.n_samples >= 6000
+    assert info.metadata["syncbox"]["ident"] == "mocap3d-syncbox 1 HW1"
+    assert emulator.commands[-3:] == ["START 500", "STOP", "COUNT?"]
+    # the fake DAQ's test signal is not the box's pulses: the check says so
+    assert "sync box emitted" in " ".join(out.split())
+
+
+def test_cameras_replaying_videos(demo_rig_path, tmp_path, capsys):
+    import cv2
+
+    from mocap3d.acquisition.cameras import code_image
+
+    src = tmp_path / "footage"
+    src.mkdir()
+    for cam in ("side_left", "side_right", "front", "overhead"):
+        w = cv2.VideoWriter(str(src / f"{cam}.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), 500.0,
+                            (160, 96), False)  # fmt: skip
+        for k in range(12):
+            w.write(code_image(k, (160, 96)))
+        w.release()
+    code, out, err = record(
+        capsys, "--rig", str(demo_rig_path), "--project", str(tmp_path / "p"), "--session", "s",
+        "--sim", "--speed", "0", "--duration", "0.1", "--no-syncbox", "--cameras", f"video:{src}",
+        "--trial", "t7",
+    )  # fmt: skip
+    assert code == 0, err
+    videos = tmp_path / "p" / "sessions" / "s" / "raw" / "videos" / "t7"
+    for cam in ("side_left", "side_right", "front", "overhead"):
+        log = read_frame_log(videos / f"{cam}.frames.csv")
+        assert list(log.counter) == list(range(12))  # the 12 frames the footage has
+    assert "12 frames, 0 dropped" in out
+    code, _, err = record(
+        capsys, "--rig", str(demo_rig_path), "--project", str(tmp_path / "p"), "--session", "s2",
+        "--sim", "--cameras", "video:/nonexistent",
+    )  # fmt: skip
+    assert code == 2 and "no video for camera 'side_left'" in err

@@ -9,8 +9,9 @@ import tomllib
 import numpy as np
 import pytest
 
+from mocap3d.acquisition.blockwriter import is_disk_full
 from mocap3d.acquisition.daq import DaqConfig
-from mocap3d.acquisition.recorder import Recorder, is_disk_full
+from mocap3d.acquisition.recorder import Recorder
 from mocap3d.acquisition.simdaq import SimDaqBackend, pattern_source
 from mocap3d.acquisition.syncbox import SyncBox
 from mocap3d.acquisition.syncbox_emulator import SyncBoxEmulator
@@ -182,3 +183,21 @@ def test_nothing_is_created_when_the_daq_cannot_start(rig, tmp_path):
     with pytest.raises(AcquisitionError, match="unknown channel"):
         Recorder(rig, bad, tmp_path / "raw" / "daq.h5").run(duration_s=1)
     assert not (tmp_path / "raw").exists()
+
+
+def test_waiting_blocks_are_merged_per_stream_and_faults_keep_their_place():
+    from mocap3d.acquisition.blockwriter import merge_runs as _merge_runs
+    from mocap3d.acquisition.daq import Block, DaqFault
+
+    def b(stream, start, n=2):
+        return Block(stream, start, np.full((n, 1), start, float))
+
+    fault = DaqFault("overflow", "f", 8, "x")
+    items = [b("f", 0), b("s", 0, 1), b("f", 2), b("f", 4), fault, b("f", 6), b("f", 9)]
+    out = _merge_runs(items)
+    summary = [
+        (o.kind,) if isinstance(o, DaqFault) else (o.stream, o.start_sample, o.n_samples)
+        for o in out
+    ]
+    assert summary == [("f", 0, 6), ("s", 0, 1), ("overflow",), ("f", 6, 2), ("f", 9, 2)]
+    np.testing.assert_array_equal(out[0].data[:, 0], [0, 0, 2, 2, 4, 4])
