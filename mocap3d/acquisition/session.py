@@ -105,8 +105,7 @@ def prepare_recording(
     project, rig = _rig_of(project_dir, rig_path)
     if rig.daq is None:
         raise InputError(f"rig {rig.name!r} has no [daq] section: nothing to record")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", session):
-        raise InputError(f"invalid session name {session!r}: use letters, digits, '_', '-' or '.'")
+    _check_name("session", session)
     root = project_dir / "sessions" / session
     if (root / "session.toml").exists():
         raise InputError(f"session {session!r} already exists in {root.parent}")
@@ -139,29 +138,46 @@ def prepare_recording(
     )  # fmt: skip
     recorder.prepare()  # the DAQ driver and hardware, before anything is created
     box = None
-    if use_box:
-        sb = rig.syncbox
-        opts: dict[str, Any] = {"baudrate": sb.baudrate, "timeout_s": sb.timeout_s} if sb else {}
-        if emulator is not None:
-            box = SyncBox.open("loop://", port_factory=emulator.loop_factory(), **opts)
-            notes.append("emulated sync box")
-        else:
-            port = syncbox_port or (sb.port if sb else "")
-            box = SyncBox.open(port, **opts)
-            notes.append(f"sync box {port}")
-        recorder.attach_syncbox(box)
-    labels = dict(labels or {})
-    if project is None:  # only now: every check passed
-        assert rig_path is not None
-        project = create_project(project_dir, rig_path)
-    sess = project.new_session(
-        session, subject=labels.get("subject", ""), group=labels.get("group", ""),
-        notes=labels.get("notes", ""),
-    )  # fmt: skip
-    recorder.cameras = _cameras(cameras, rig, config, recorder, sess.trial_dir(trial))
-    if recorder.cameras:
-        notes.append(f"{len(recorder.cameras)} {cameras.split(':')[0]} cameras")
+    try:
+        if use_box:
+            box = _open_box(rig, syncbox_port, emulator, notes)
+            recorder.attach_syncbox(box)
+        _check_name("trial", trial)
+        recorder.cameras = _cameras(cameras, rig, config, recorder, root / "raw" / "videos" / trial)
+        if recorder.cameras:
+            notes.append(f"{len(recorder.cameras)} {cameras.split(':')[0]} cameras")
+        labels = dict(labels or {})
+        if project is None:  # only now: every check passed
+            assert rig_path is not None
+            project = create_project(project_dir, rig_path)
+        sess = project.new_session(
+            session, subject=labels.get("subject", ""), group=labels.get("group", ""),
+            notes=labels.get("notes", ""),
+        )  # fmt: skip
+    except BaseException:
+        backend.close()
+        if box is not None:
+            box.close()
+        raise
     return SessionRecording(recorder, sess, project, box, emulator, notes)
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", name):
+        raise InputError(f"invalid {kind} name {name!r}: use letters, digits, '_', '-' or '.'")
+
+
+def _open_box(
+    rig: Rig, port: str | None, emulator: SyncBoxEmulator | None, notes: list[str]
+) -> SyncBox:
+    sb = rig.syncbox
+    opts: dict[str, Any] = {"baudrate": sb.baudrate, "timeout_s": sb.timeout_s} if sb else {}
+    if emulator is not None:
+        notes.append("emulated sync box")
+        return SyncBox.open("loop://", port_factory=emulator.loop_factory(), **opts)
+    port = port or (sb.port if sb else "")
+    notes.append(f"sync box {port}")
+    return SyncBox.open(port, **opts)
 
 
 def _nidaqmx_backend(grpc: str | None) -> DaqBackend:

@@ -89,10 +89,12 @@ def record(
     )
     view = _LiveView(setup.recorder)
     setup.recorder.on_status = view.update
-    with _ctrl_c_stops(stop), Live(view.table(None), console=err, refresh_per_second=4) as live:
-        view.live = live
-        result = setup.recorder.run(duration_s=duration, stop=stop)
-    setup.close()
+    try:
+        with _ctrl_c_stops(stop), Live(view.table(None), console=err, refresh_per_second=4) as live:
+            view.live = live
+            result = setup.recorder.run(duration_s=duration, stop=stop)
+    finally:
+        setup.close()
     _summary(result, ctrl_c=stop.is_set())
     if not result.ok:
         raise typer.Exit(EXIT_FAULT)

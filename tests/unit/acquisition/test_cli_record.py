@@ -177,3 +177,4 @@ def test_cameras_replaying_videos(demo_rig_path, tmp_path, capsys):
         "--sim", "--cameras", "video:/nonexistent",
     )  # fmt: skip
     assert code == 2 and "no video for camera 'side_left'" in err
+    assert not (tmp_path / "p" / "sessions" / "s2").exists()
