@@ -74,12 +74,17 @@ class NidaqmxBackend:
         Talk to NI's gRPC device server instead of the local driver.
     read_timeout_s : float
         Longest wait for one block once the device said it is there.
+    owns_channel : bool
+        Close ``grpc_options``' channel in :meth:`close` (when this backend made it).
     """
 
     name = "nidaqmx"
 
-    def __init__(self, *, grpc_options: Any = None, read_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, *, grpc_options: Any = None, read_timeout_s: float = 2.0, owns_channel: bool = False
+    ) -> None:
         self.grpc_options = grpc_options
+        self.owns_channel = owns_channel
         self.read_timeout_s = read_timeout_s
         self.config: DaqConfig | None = None
         self.tasks: dict[str, Any] = {}  # stream name → AI task
@@ -292,6 +297,8 @@ class NidaqmxBackend:
                 self._quietly(task.close)
         self.tasks.clear()
         self.trigger_task = None
+        if self.owns_channel and self.grpc_options is not None:
+            self._quietly(self.grpc_options.grpc_channel.close)
 
     @staticmethod
     def _quietly(call: Any) -> None:

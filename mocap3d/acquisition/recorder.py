@@ -23,7 +23,7 @@ from typing import Any
 
 from mocap3d.acquisition.blockwriter import BlockWriter, Outcome, is_disk_full, stream_infos
 from mocap3d.acquisition.cameras import CameraRecording, CameraResult
-from mocap3d.acquisition.daq import Block, DaqBackend, DaqConfig, DaqFault
+from mocap3d.acquisition.daq import AcquisitionError, Block, DaqBackend, DaqConfig, DaqFault
 from mocap3d.acquisition.status import (
     CLEAN_STOPS,
     EdgeCounter,
@@ -51,6 +51,8 @@ WriterFactory = Callable[..., RawDaqWriter]
 
 class Recorder:
     """Record one session's DAQ streams (and sync box, cameras) into a new raw file.
+
+    One recorder records one file: :meth:`run` once.
 
     Parameters
     ----------
@@ -185,6 +187,8 @@ class Recorder:
         AcquisitionError
             Before anything is recorded, if the DAQ cannot be set up (no file is created).
         """
+        if self._t_start:
+            raise AcquisitionError("a Recorder records one file; make a new one to record again")
         stop = stop or threading.Event()
         master = self.config.master
         target = math.ceil(duration_s * master.rate_hz) if duration_s is not None else None

@@ -68,9 +68,7 @@ def recover(path: str | Path, *, progress: Progress | None = None) -> RecoveryRe
         return _result(path, crashed)
     info = read_raw_daq_info(path)
     if info.status != "recording":
-        raise InputError(
-            f"{path} has status {info.status!r}: it was closed properly, nothing to recover"
-        )
+        raise InputError(f"{path} has status {info.status!r}: it was closed, nothing to recover")
     _refuse_if_running(path)
     if crashed.exists():
         raise InputError(f"{crashed} already exists; move it away before recovering {path}")

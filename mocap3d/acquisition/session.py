@@ -189,7 +189,8 @@ def _nidaqmx_backend(grpc: str | None) -> DaqBackend:
     import nidaqmx
 
     channel = grpc_lib.insecure_channel(grpc)
-    return NidaqmxBackend(grpc_options=nidaqmx.GrpcSessionOptions(channel, ""))
+    options = nidaqmx.GrpcSessionOptions(channel, "")
+    return NidaqmxBackend(grpc_options=options, owns_channel=True)
 
 
 def _cameras(

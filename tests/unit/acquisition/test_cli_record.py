@@ -120,7 +120,7 @@ def test_existing_session_and_recover_of_a_closed_file(demo_rig_path, tmp_path, 
     code, _, err = record(capsys, *args, "--duration", "0.2")
     assert code == 2 and "session 's1' already exists" in err
     code, _, err = record(capsys, "--recover", str(project / "sessions" / "s1" / "raw" / "daq.h5"))
-    assert code == 2 and "closed properly, nothing to recover" in err
+    assert code == 2 and "it was closed, nothing to recover" in err
 
 
 def test_hardware_path_through_grpc_with_a_pty_sync_box(seed_rig_path, tmp_path, capsys):

@@ -99,7 +99,7 @@ def test_recover_copies_closes_and_keeps_the_original(crashed, demo_rig_path):
     manifest = tomllib.loads(path.with_name("daq.recording.toml").read_text())
     assert manifest["recording"]["status"] == "recovered"
     assert manifest["streams"]["fast"]["samples"] == len(data["fast"])
-    with pytest.raises(InputError, match=r"status 'recovered'.*nothing to recover"):
+    with pytest.raises(InputError, match=r"status 'recovered': it was closed, nothing to recover"):
         recover(path)
 
 

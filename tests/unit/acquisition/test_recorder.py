@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mocap3d.acquisition.blockwriter import is_disk_full
-from mocap3d.acquisition.daq import DaqConfig
+from mocap3d.acquisition.daq import AcquisitionError, DaqConfig
 from mocap3d.acquisition.recorder import Recorder
 from mocap3d.acquisition.simdaq import SimDaqBackend, pattern_source
 from mocap3d.acquisition.syncbox import SyncBox
@@ -139,6 +139,8 @@ def test_disk_full_stops_with_a_clear_message_and_keeps_the_data(rig, tmp_path):
     assert info.status == "aborted"
     assert info.master.n_samples == result.status.samples["fast"] > 0
     assert emulator.commands[-2:] == ["STOP", "COUNT?"]  # the box was stopped too
+    with pytest.raises(AcquisitionError, match="records one file"):
+        rec.run(duration_s=1)
     assert is_disk_full(OSError("Can't write data (file write failed: errno = 28, …)"))
     assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
 
@@ -178,8 +180,6 @@ def test_missing_exposure_pulses_are_flagged(rig, tmp_path):
 
 def test_nothing_is_created_when_the_daq_cannot_start(rig, tmp_path):
     bad = SimDaqBackend(wires={"no_such_channel": lambda a, n, r: np.zeros(n)})
-    from mocap3d.acquisition.daq import AcquisitionError
-
     with pytest.raises(AcquisitionError, match="unknown channel"):
         Recorder(rig, bad, tmp_path / "raw" / "daq.h5").run(duration_s=1)
     assert not (tmp_path / "raw").exists()
