@@ -7,16 +7,19 @@ session folder, so a problem leaves nothing behind.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mocap3d.acquisition.cameras import CameraRecording, SimCamera, VideoFileCamera
 from mocap3d.acquisition.daq import BlockSource, DaqBackend, DaqConfig
 from mocap3d.acquisition.recorder import Recorder
-from mocap3d.acquisition.simdaq import SimDaqBackend, Wire, pattern_source
+from mocap3d.acquisition.simdaq import SimDaqBackend, Wire, pulse_train
 from mocap3d.acquisition.syncbox import SyncBox
 from mocap3d.acquisition.syncbox_emulator import SyncBoxEmulator
 from mocap3d.errors import InputError
@@ -44,17 +47,41 @@ class SessionRecording:
             self.syncbox.close()
 
 
-def sim_source(rig: Rig, config: DaqConfig, *, seed: int = 0) -> BlockSource:
-    """The simulated streams of ``rig``: noise and the cameras' exposure pulses.
+def sim_streams(
+    rig: Rig, config: DaqConfig, *, duration_s: float | None = None, seed: int = 0
+) -> tuple[BlockSource, dict[str, Wire]]:
+    """The simulator's session as the DAQ's source, and exposure channels wired to the counter.
 
-    (To be replaced by the simulator's mouse-jump streams, ``mocap3d.simulate.daq``, which
-    follow the same :data:`BlockSource` contract.)
+    The source is :func:`mocap3d.simulate.daq.stream_source` of a planned session of ``rig``:
+    a mouse jumping (control group) in trials spread over the recording — up to 20 of them,
+    1.5 to 10 s apart; after the last one the mouse stands still and the noise goes on — with
+    EMG bursts, force and platform displacement. The simulator triggers its cameras trial by
+    trial; a recording's counter runs from the start trigger, so each camera exposure channel
+    is wired to a pulse of the camera's ``exposure_us`` at every trigger ``k / fps`` instead.
     """
-    exposure = [c.exposure_channel for c in rig.cameras if c.exposure_channel]
-    us = [c.exposure_us for c in rig.cameras if c.exposure_us]
-    return pattern_source(
-        config, exposure_channels=exposure, exposure_s=min(us) * 1e-6 if us else None, seed=seed
-    )
+    from mocap3d.simulate import camera_layout
+    from mocap3d.simulate.daq import stream_source
+    from mocap3d.simulate.jump_params import CONTROL
+    from mocap3d.simulate.session import SessionOptions, TrialPlan, plan_session
+
+    span = duration_s if duration_s is not None else 120.0
+    n = int(min(20, max(1, (span - 0.5) // 1.5)))
+    options = SessionOptions(gap_s=min(9.0, max(0.5, (span - 0.5) / n - 1.0)), videos=False)
+    trials = [TrialPlan(f"trial_{i + 1:03d}", CONTROL, seed * 1000 + i) for i in range(n)]
+    plan = plan_session(rig, camera_layout(rig), trials, name="sim", seed=seed, options=options)
+    wires: dict[str, Wire] = {}
+    if config.trigger is not None:
+        fps = config.trigger.fps
+        for cam in rig.cameras:
+            ch = cam.exposure_channel
+            if ch and cam.name in config.trigger.cameras and ch not in wires:
+                high_s = (cam.exposure_us or 0.2e6 / fps) * 1e-6
+                wires[ch] = functools.partial(_exposure, fps=fps, high_s=high_s)
+    return stream_source(plan.signals), wires
+
+
+def _exposure(start: int, n: int, rate_hz: float, *, fps: float, high_s: float) -> np.ndarray:
+    return pulse_train(start, n, rate_hz, t0_s=0.0, fps=fps, high_s=high_s)
 
 
 def _rig_of(project_dir: Path, rig_path: Path | None) -> tuple[Project | None, Rig]:
@@ -93,13 +120,16 @@ def prepare_recording(
     grpc: str | None = None,
     labels: Mapping[str, str] | None = None,
     source: BlockSource | None = None,
+    duration_s: float | None = None,
+    seed: int = 0,
 ) -> SessionRecording:
     """Everything ``mocap3d record`` sets up, checked before the session folder is made.
 
     ``sim`` (or a rig with ``daq.backend = "sim"``) records simulated streams (``source``,
-    default :func:`sim_source`) at ``speed`` × real time (0: as fast as possible) with an
-    emulated sync box unless ``syncbox_port`` is given. ``cameras`` is ``none``, ``sim`` or
-    ``video:DIR`` (replays ``DIR/<camera>.mp4``).
+    default :func:`sim_streams` of a session planned for ``duration_s`` with ``seed``) at
+    ``speed`` × real time (0: as fast as possible) with an emulated sync box unless
+    ``syncbox_port`` is given. ``cameras`` is ``none``, ``sim`` or ``video:DIR`` (replays
+    ``DIR/<camera>.mp4``).
     """
     project_dir = Path(project_dir)
     project, rig = _rig_of(project_dir, rig_path)
@@ -121,11 +151,10 @@ def prepare_recording(
             wires[rig.syncbox.ttl_channel] = emulator.ttl
     backend: DaqBackend
     if sim:
-        backend = SimDaqBackend(
-            source or sim_source(rig, config),
-            speed=None if speed == 0 else speed,
-            wires=wires,
-        )
+        if source is None:
+            source, exposure = sim_streams(rig, config, duration_s=duration_s, seed=seed)
+            wires.update(exposure)
+        backend = SimDaqBackend(source, speed=None if speed == 0 else speed, wires=wires)
         notes.append("simulated DAQ" + (f" ×{speed:g}" if speed != 1 else ""))
         if emulator is not None:
             emulator.clock = backend.now_s

@@ -53,6 +53,7 @@ def record(
     grpc: str | None = typer.Option(
         None, "--grpc", help="HOST:PORT of an NI gRPC device server (instead of the driver)."
     ),
+    seed: int = typer.Option(0, "--seed", help="--sim only: seed of the simulated session."),
     subject: str = typer.Option("", "--subject"),
     group: str = typer.Option("", "--group"),
     notes: str = typer.Option("", "--notes"),
@@ -78,6 +79,7 @@ def record(
         syncbox_port=syncbox, no_syncbox=no_syncbox, sync_fps=sync_fps, cameras=cameras,
         trial=trial, block_s=block, buffer_s=buffer, grpc=grpc,
         labels={"subject": subject, "group": group, "notes": notes},
+        duration_s=duration, seed=seed,
     )  # fmt: skip
     err = err_console()
     stop = threading.Event()

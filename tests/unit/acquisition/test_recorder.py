@@ -201,3 +201,26 @@ def test_waiting_blocks_are_merged_per_stream_and_faults_keep_their_place():
     ]
     assert summary == [("f", 0, 6), ("s", 0, 1), ("overflow",), ("f", 6, 2), ("f", 9, 2)]
     np.testing.assert_array_equal(out[0].data[:, 0], [0, 0, 2, 2, 4, 4])
+
+
+def test_recording_the_simulators_jumps(rig, tmp_path):
+    """`record --sim` streams: the simulator's jumping mouse, exposures at every trigger."""
+    from mocap3d.acquisition.session import sim_streams
+
+    config = DaqConfig.from_rig(rig)
+    source, wires = sim_streams(rig, config, duration_s=3.0, seed=2)
+    assert set(wires) == {"cam_exposure"}
+    emulator = SyncBoxEmulator()
+    backend = SimDaqBackend(source, speed=None, wires={**wires, "sync_ttl": emulator.ttl})
+    emulator.clock = backend.now_s
+    box = SyncBox.open("loop://", port_factory=emulator.loop_factory())
+    result = Recorder(rig, backend, tmp_path / "daq.h5", syncbox=box).run(duration_s=3.0)
+    assert result.ok and result.warnings == ()
+    s = result.status
+    assert s.exposures_seen["cam_exposure"] == s.frames_triggered
+    assert result.syncbox_count == s.sync_pulses_seen
+    force = read_stream(result.path, "slow", channels=["force_z"]).values[:, 0]
+    quiet = np.median(force)  # the mouse standing: its weight, ~0.25 N
+    assert 0.15 < quiet < 0.4 and force.max() > 4 * quiet  # push-offs
+    emg = read_stream(result.path, "fast", channels=["emg_ga"]).values[:, 0]
+    assert np.abs(emg).max() > 20 * np.median(np.abs(emg))  # bursts over the baseline
