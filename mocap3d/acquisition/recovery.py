@@ -84,13 +84,14 @@ def recover(path: str | Path, *, progress: Progress | None = None) -> RecoveryRe
         **info.metadata,
         "recovered_from": crashed.name,
         "recovered_utc": now,
-        "original_created_utc": info.created_utc,
     }
     total = sum(s.n_samples for s in info.streams.values())
     sums: dict[str, str] = {}
     with atomic_path(partial) as tmp:
         tmp.unlink()
-        with RawDaqWriter(tmp, list(info.streams.values()), info.master_stream, meta) as w:
+        streams = list(info.streams.values())
+        created = info.created_utc or None  # the recording's, not the copy's
+        with RawDaqWriter(tmp, streams, info.master_stream, meta, created_utc=created) as w:
             done = 0
             for name, s in info.streams.items():
                 digest = hashlib.sha256()

@@ -88,7 +88,7 @@ def test_recover_copies_closes_and_keeps_the_original(crashed, demo_rig_path):
     assert result.crashed.stat().st_size == size  # the original, untouched, beside
     assert read_raw_daq_info(result.crashed).status == "recording"
     after = read_raw_daq_info(path)
-    assert after.status == "recovered"
+    assert after.status == "recovered" and after.created_utc == before.created_utc
     assert after.metadata["recovered_from"] == "daq.crashed.h5"
     assert after.metadata["rig"] == before.metadata["rig"]
     assert [e["kind"] for e in after.events] == [b"start", b"recovered"]

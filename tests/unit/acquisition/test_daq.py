@@ -20,8 +20,9 @@ def seed_config(seed_rig_path):
     return DaqConfig.from_rig(load_rig(seed_rig_path), block_s=0.1, buffer_s=5.0)
 
 
-def test_config_from_the_seed_rig(seed_config):
+def test_config_from_the_seed_rig(seed_config, seed_rig_path):
     c = seed_config
+    rig = load_rig(seed_rig_path)
     assert [s.name for s in c.streams] == ["fast", "slow"]  # master first
     fast, slow = c.streams
     assert fast.physical_channels == [f"Dev1/ai{i}" for i in range(6)]
@@ -29,7 +30,9 @@ def test_config_from_the_seed_rig(seed_config):
     assert fast.samples_per_block == 2000 and slow.samples_per_block == 1000
     assert fast.channels[0].terminal_config == "differential"
     assert fast.channels[4].range_v == (-1.0, 6.0)
-    assert slow.channels[0].scale == 0.05 and slow.channels[0].unit == "N"
+    spec = rig.channel("force_z")
+    assert (slow.channels[0].scale, slow.channels[0].offset) == (spec.scale, spec.offset)
+    assert slow.channels[0].unit == "N" and spec.scale != 1.0
     t = c.trigger
     assert t is not None
     assert (t.device, t.counter, t.output_terminal, t.fps, t.duty_cycle) == (

@@ -75,9 +75,14 @@ def test_full_recording_with_the_emulated_sync_box_on_a_pty(rig, tmp_path):
     assert meta["trigger"]["start_trigger"] == "/SimDev1/ai/StartTrigger"
     assert meta["trigger"]["fps"] == 500.0 and meta["rig"]["name"] == "demo"
     assert meta["syncbox"]["ident"] == "mocap3d-syncbox 1 PTY1"
-    assert (
-        info.streams["slow"].channels[0].unit == "N"
-        and info.streams["slow"].channels[0].scale == 0.05
+    force = info.streams["slow"].channels[0]
+    spec = rig.channel("force_z")
+    assert (force.name, force.unit, force.scale, force.offset, force.terminal) == (
+        "force_z",
+        "N",
+        spec.scale,
+        spec.offset,
+        "ai0",
     )
     manifest = tomllib.loads(result.manifest_path.read_text())
     assert manifest["recording"]["status"] == "closed"
