@@ -1,0 +1,215 @@
+"""Random-interval barcodes: sync for devices that share no trigger.
+
+A sync source (the sync box, or the simulator) emits TTL pulses separated by random intervals
+drawn from a seeded generator. Every device that records the line — the DAQ on the master
+clock, an amplifier or camera on its own — sees the same sequence of intervals; a run of
+``window`` consecutive intervals is a fingerprint that occurs once (for intervals drawn from
+200–1000 ms and a 2 ms tolerance the chance that four random intervals match is ~1e-9).
+
+- :func:`make_barcode` draws pulse onsets; :func:`render_ttl` turns edge times into a sampled,
+  band-limited TTL waveform (for the sync box's schedule, the simulator and tests).
+- :func:`barcode_onsets` decodes pulse onsets from detected edges, dropping glitches by width.
+- :func:`match_barcode` pairs the onsets seen by two clocks (missing and extra pulses on either
+  side are tolerated) and fits the device clock onto the master clock
+  (:func:`mocap3d.sync.clock.fit_clock`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mocap3d.errors import InputError
+from mocap3d.sync.clock import ClockFit, fit_clock, pair_edges
+from mocap3d.sync.edges import Edges
+
+
+def make_barcode(
+    duration_s: float,
+    *,
+    seed: int | np.random.Generator = 0,
+    min_interval_s: float = 0.2,
+    max_interval_s: float = 1.0,
+    t_start_s: float = 0.0,
+) -> np.ndarray:
+    """Onset times of a random-interval barcode.
+
+    Parameters
+    ----------
+    duration_s : float
+        Onsets are drawn in ``[t_start_s, t_start_s + duration_s)``.
+    seed : int or numpy.random.Generator
+        Seed (or generator) of the intervals; the same seed gives the same barcode.
+    min_interval_s, max_interval_s : float
+        Intervals between onsets are uniform in this range.
+
+    Returns
+    -------
+    (n,) ndarray
+        Onset times (s), increasing.
+    """
+    if not 0 < min_interval_s < max_interval_s:
+        raise InputError(
+            f"barcode intervals need 0 < min < max, found {min_interval_s}, {max_interval_s}"
+        )
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n = int(np.ceil(duration_s / min_interval_s)) + 1
+    t = t_start_s + np.cumsum(rng.uniform(min_interval_s, max_interval_s, n))
+    return t[t < t_start_s + duration_s]
+
+
+def render_ttl(
+    rising_s: np.ndarray,
+    falling_s: np.ndarray,
+    *,
+    rate_hz: float,
+    n_samples: int,
+    t0_s: float = 0.0,
+    low: float = 0.0,
+    high: float = 5.0,
+    edge_sigma_s: float = 0.0,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """Sample a TTL waveform from its edge times.
+
+    Each edge is a Gaussian-smoothed step (an error function of standard deviation
+    ``edge_sigma_s``; 0 for ideal steps) centred on its time: the waveform crosses the mid
+    level exactly at the edge time. Edges must alternate, starting with a rising edge, and
+    pulses must be longer than ``10 · edge_sigma_s``.
+
+    Returns
+    -------
+    (n_samples,) ndarray
+        Sample ``n`` is the waveform at ``t0_s + n / rate_hz``.
+    """
+    from scipy.special import ndtr
+
+    rising = np.asarray(rising_s, dtype=np.float64)
+    falling = np.asarray(falling_s, dtype=np.float64)
+    step = np.zeros(n_samples + 1, dtype=np.int8)
+    for times, sign in ((rising, 1), (falling, -1)):
+        idx = np.ceil((times - t0_s) * rate_hz).astype(np.int64)
+        np.add.at(step, np.clip(idx, 0, n_samples), sign)
+    state = np.cumsum(step[:n_samples], dtype=np.int16)
+    x: np.ndarray = (low + (high - low) * np.clip(state, 0, 1)).astype(dtype)
+    if edge_sigma_s > 0:
+        half = int(np.ceil(4.5 * edge_sigma_s * rate_hz)) + 1
+        offs = np.arange(-half, half + 1)
+        for times, rising_edge in ((rising, True), (falling, False)):
+            centre = np.round((times - t0_s) * rate_hz).astype(np.int64)
+            idx = centre[:, None] + offs[None, :]
+            ok = (idx >= 0) & (idx < n_samples)
+            t = t0_s + idx / rate_hz
+            z = ndtr((t - times[:, None]) / edge_sigma_s)
+            v = low + (high - low) * (z if rising_edge else 1 - z)
+            x[idx[ok]] = v[ok]
+    return x
+
+
+def barcode_onsets(
+    edges: Edges, *, min_width_s: float = 0.0, max_width_s: float = np.inf
+) -> np.ndarray:
+    """Onsets of barcode pulses whose width is within ``[min_width_s, max_width_s]`` (s)."""
+    w = edges.widths()
+    ok = (w >= min_width_s) & (w <= max_width_s)
+    if not np.isfinite(max_width_s):
+        ok |= np.isnan(w)  # the last pulse may still be high at the end of the recording
+    return edges.rising[ok]
+
+
+@dataclass(frozen=True)
+class BarcodeMatch:
+    """Onsets paired between a device and the master clock, and the fitted clock map.
+
+    Attributes
+    ----------
+    clock : ClockFit
+        Device clock → master clock.
+    i_device, i_master : (n_pairs,) int ndarray
+        Indices of the paired onsets.
+    n_candidates : int
+        Interval fingerprints that matched before the consensus fit.
+    """
+
+    clock: ClockFit
+    i_device: np.ndarray
+    i_master: np.ndarray
+    n_candidates: int
+
+
+def _windows(t: np.ndarray, window: int) -> np.ndarray:
+    d = np.diff(t)
+    if d.size < window:
+        return np.empty((0, window))
+    return np.lib.stride_tricks.sliding_window_view(d, window)
+
+
+def match_barcode(
+    device_onsets: np.ndarray,
+    master_onsets: np.ndarray,
+    *,
+    window: int = 4,
+    tolerance_s: float = 2e-3,
+    max_drift_ppm: float = 1000.0,
+    name: str = "device",
+) -> BarcodeMatch:
+    """Pair barcode onsets seen on a device clock with those on the master clock; fit the map.
+
+    Parameters
+    ----------
+    device_onsets, master_onsets : ndarray
+        Pulse onsets on each clock (s, increasing); either may miss pulses or have extra ones.
+    window : int
+        Consecutive intervals that make one fingerprint.
+    tolerance_s : float
+        Timing tolerance of one interval (edge jitter of both devices), s.
+    max_drift_ppm : float
+        Largest drift between the clocks to allow for.
+    name : str
+        Device name, for messages and the fit.
+
+    Returns
+    -------
+    BarcodeMatch
+
+    Raises
+    ------
+    InputError
+        If no run of intervals is shared (different lines, or too few pulses).
+    """
+    from scipy.spatial import cKDTree
+
+    td = np.asarray(device_onsets, dtype=np.float64)
+    tm = np.asarray(master_onsets, dtype=np.float64)
+    wd, wm = _windows(td, window), _windows(tm, window)
+    if wd.shape[0] == 0 or wm.shape[0] == 0:
+        raise InputError(
+            f"barcode {name!r}: {td.size} device and {tm.size} master pulses — need at least "
+            f"{window + 1} on each side to match; record longer or check the sync line"
+        )
+    span = float(max(wd.max(), wm.max()))
+    tol = tolerance_s + 1e-6 * max_drift_ppm * span
+    dist, j = cKDTree(wm).query(wd, k=1, p=np.inf, distance_upper_bound=tol)
+    hit = np.isfinite(dist)
+    i_cand, j_cand = np.flatnonzero(hit), j[hit]
+    if i_cand.size < 3:
+        raise InputError(
+            f"barcode {name!r}: the device and the master share no barcode ({i_cand.size} "
+            f"matching runs of {window} intervals among {wd.shape[0]} device and {wm.shape[0]} "
+            "master runs); check that both record the same sync line, and the time unit of "
+            "the device's edge times (seconds)"
+        )
+    rough = fit_clock(td[i_cand], tm[j_cand], name=name, min_scale_s=tolerance_s / 4)
+    if rough.inlier.sum() < 3:
+        raise InputError(f"barcode {name!r}: matches do not agree on one clock map")
+    min_gap = float(min(np.diff(tm).min(), np.diff(td).min()))
+    i_dev, i_m = pair_edges(
+        td,
+        tm,
+        offset_s=rough.offset_s,
+        drift=rough.drift,
+        tolerance_s=min(0.4 * min_gap, 4 * tolerance_s),
+    )
+    clock = fit_clock(td[i_dev], tm[i_m], name=name)
+    return BarcodeMatch(clock=clock, i_device=i_dev, i_master=i_m, n_candidates=int(i_cand.size))
