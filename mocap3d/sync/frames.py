@@ -183,11 +183,16 @@ def count_video_frames(path: str | Path, *, exact: bool = False) -> int:
 
 
 def _unwrap_counter(c: np.ndarray) -> np.ndarray:
+    """Undo wraps of a 16/24/32-bit hardware counter (a drop from near the top to near 0)."""
     d = np.diff(c)
+    neg = d < 0
+    if not neg.any():
+        return c
     for bits in (16, 24, 32):
         wrap = 1 << bits
-        if (d < 0).any() and c.max() < wrap and (d[d < 0] + wrap > 0).all():
-            return np.concatenate(([0], np.cumsum(np.where(d < 0, d + wrap, d)))) + c[0]
+        step = d[neg] + wrap
+        if c.max() < wrap and ((step > 0) & (step <= 1000)).all():
+            return np.concatenate(([0], np.cumsum(np.where(neg, d + wrap, d)))) + c[0]
     return c
 
 
@@ -331,6 +336,15 @@ def map_frames(
     used = "exact"
     if surplus > 0:
         used = anchor
+        if anchor == "auto" and method == "counters" and train.missing_slots.size:
+            raise InputError(
+                f"{name}: {surplus} more trigger slot(s) than exposures counted ({counts}) and "
+                f"{train.missing_slots.size} slot(s) without a pulse: the camera may have "
+                "skipped some of those triggers, or the trigger ran on after the camera "
+                "stopped — the frame counters cannot tell which. Provide camera timestamps in "
+                "the frame log, or pass anchor='start'/'end' (--anchor) if the surplus pulses "
+                "are at the end/start"
+            )
         if anchor == "auto":
             if method == "order":
                 raise InputError(
