@@ -84,9 +84,10 @@ def place_tracks(
     for iv, v in enumerate(views):
         fm = maps[v]
         n = min(fm.n_frames, n_rows)
-        beyond = np.isfinite(pos_in[iv, fm.n_frames :]).reshape(max(n_rows - fm.n_frames, 0), -1)
+        rest = np.isfinite(pos_in[iv, fm.n_frames :])
+        beyond = rest.reshape(rest.shape[0], int(np.prod(rest.shape[1:]))).any(axis=1)
         if beyond.any():
-            row = fm.n_frames + int(np.flatnonzero(beyond.any(axis=1))[0])
+            row = fm.n_frames + int(np.flatnonzero(beyond)[0])
             raise InputError(
                 f"view {v!r}: tracks have data in row {row} but the video has {fm.n_frames} "
                 "frames; the tracks belong to another video"
