@@ -170,9 +170,11 @@ def fit_clock(
     x, y = td - x0, tm - td
     b0, b1 = _robust_start(x, y)
     w = np.ones_like(x)
+    step = max(1, x.size // 20_000)  # robust scale from at most 20 000 residuals
     for _ in range(20):
         r = y - (b0 + b1 * x)
-        scale = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), min_scale_s)
+        rs = r[::step]
+        scale = max(1.4826 * float(np.median(np.abs(rs - np.median(rs)))), min_scale_s)
         u = np.abs(r) / (HUBER_K * scale)
         w = np.where(u <= 1, 1.0, 1.0 / np.maximum(u, 1e-300))
         nb0, nb1 = _wls(x, y, w)
@@ -181,7 +183,7 @@ def fit_clock(
         if done:
             break
     r = y - (b0 + b1 * x)
-    scale = max(1.4826 * float(np.median(np.abs(r))), min_scale_s)
+    scale = max(1.4826 * float(np.median(np.abs(r[::step]))), min_scale_s)
     inlier = np.abs(r) <= reject * scale
     if inlier.sum() >= 3:
         b0, b1 = _wls(x[inlier], y[inlier], np.ones(int(inlier.sum())))

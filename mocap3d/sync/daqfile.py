@@ -108,11 +108,15 @@ def read_edges(
 def _strided_sample(
     path: Path, stream: str, names: list[str], n: int, block: int
 ) -> dict[str, np.ndarray]:
-    """About 500 000 evenly strided samples of each channel (for level estimation)."""
-    stride = max(1, n // 500_000)
+    """About 500 000 random samples of each channel (for level estimation).
+
+    Random, not strided: a stride can alias with a pulse train and see only one level.
+    """
+    rng = np.random.default_rng(0)
     parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
     for start in range(0, n, block):
         data = read_stream(path, stream, channels=names, start=start, stop=start + block).values
+        pick = rng.integers(0, len(data), max(1, int(500_000 * len(data) / n)))
         for i, c in enumerate(names):
-            parts[c].append(data[(-start) % stride :: stride, i])
+            parts[c].append(data[pick, i])
     return {c: np.concatenate(p) for c, p in parts.items()}

@@ -69,6 +69,11 @@ def thresholds(low: float, high: float) -> Levels:
     return Levels(nan, nan, nan, float(low), float(high))
 
 
+def _sample_index(n: int, k: int) -> np.ndarray:
+    """``k`` random indices into ``n`` samples (fixed seed: the same file, the same levels)."""
+    return np.random.default_rng(0).integers(0, n, k)
+
+
 def ttl_levels(
     x: np.ndarray,
     *,
@@ -80,7 +85,7 @@ def ttl_levels(
     """Find the low and high levels of a TTL signal and hysteresis thresholds between them.
 
     The two levels are separated by Otsu's threshold on a histogram of (at most
-    ``max_samples``, evenly strided) samples; each level is the median of its side.
+    ``max_samples``, randomly chosen) samples; each level is the median of its side.
 
     Parameters
     ----------
@@ -100,8 +105,8 @@ def ttl_levels(
         If the signal has no two distinct levels (no pulses: flat, or noise only).
     """
     x = np.asarray(x).ravel()
-    if x.size > max_samples:
-        x = x[:: -(-x.size // max_samples)]
+    if x.size > max_samples:  # random, not strided: a stride can alias with a pulse train
+        x = x[_sample_index(x.size, max_samples)]
     x = x[np.isfinite(x)].astype(np.float64, copy=False)
     if x.size < 4:
         raise InputError(f"{name}: only {x.size} finite samples; cannot find TTL levels")
@@ -120,6 +125,8 @@ def ttl_levels(
     mean1 = (m0[-1] - m0) / np.maximum(w1, 1)
     between = w0 * w1 * (mean0 - mean1) ** 2
     cut = edges[int(np.argmax(between)) + 1]
+    if x.size > 100_000:  # medians of 100 000 random samples are plenty
+        x = x[_sample_index(x.size, 100_000)]
     below, above = x[x < cut], x[x >= cut]
     low_level = float(np.median(below)) if below.size else lo_v
     high_level = float(np.median(above)) if above.size else hi_v
@@ -144,27 +151,33 @@ def _last_other_side(
 ) -> np.ndarray:
     """For each index ``i``, the last index ``j < i`` with ``buf[j]`` on the other side of mid.
 
-    ``mid`` is one level or one per index. Searches a short window back from ``i``, widened
-    four-fold for the few edges not resolved (slow edges); -1 where there is none.
+    ``mid`` is one level or one per index. Looks back one sample at a time (vectorised over the
+    edges) for ``WINDOW`` samples, then in widening windows for the few slow edges left; -1
+    where there is none.
     """
     mids = np.broadcast_to(np.asarray(mid, dtype=np.float64), i.shape)
     j = np.full(i.size, -1, dtype=np.int64)
-    prev = buf[np.maximum(i - 1, 0)]
-    fast = (i > 0) & ((prev < mids) if rising else (prev > mids))  # most edges: one sample
-    j[fast] = i[fast] - 1
-    todo = np.flatnonzero(~fast & (i > 1))
-    w = WINDOW
-    while todo.size:
+    todo = np.arange(i.size)
+    for back in range(1, WINDOW + 1):
+        if not todo.size:
+            return j
+        k = i[todo] - back
+        ok = k >= 0
+        v = buf[np.maximum(k, 0)]
+        hit = ok & ((v < mids[todo]) if rising else (v > mids[todo]))
+        j[todo[hit]] = k[hit]
+        todo = todo[~hit & (k > 0)]
+    w = 4 * WINDOW
+    while todo.size:  # slow edges: wider windows
         ii = i[todo]
-        back = ii[:, None] - np.arange(w, 0, -1)[None, :]  # (n, w) indices before i
-        valid = back >= 0
-        vals = buf[np.where(valid, back, 0)]
+        back_idx = ii[:, None] - np.arange(w, 0, -1)[None, :]
+        valid = back_idx >= 0
+        vals = buf[np.where(valid, back_idx, 0)]
         m = mids[todo][:, None]
         other = ((vals < m) if rising else (vals > m)) & valid
         has = other.any(axis=1)
         last = w - 1 - np.argmax(other[:, ::-1], axis=1)
         j[todo[has]] = (ii - w + last)[has]
-        # unresolved: no sample on the other side within w (or none at all before i)
         todo = todo[~has & (ii - w > 0)]
         w *= 4
     return j
@@ -179,14 +192,16 @@ def _local_mid(buf: np.ndarray, j: np.ndarray, lv: Levels, rising: bool) -> np.n
     """
     if not (np.isfinite(lv.low_level) and np.isfinite(lv.high_level)) or j.size == 0:
         return lv.mid
-    back = j[:, None] - np.arange(LOCAL + 1, 1, -1)[None, :]
-    valid = back >= 0
-    vals = buf[np.where(valid, back, 0)].astype(np.float64)
-    m = valid & ((vals < lv.low) if rising else (vals > lv.high))
-    count = m.sum(axis=1)
-    old = np.where(m, vals, 0.0).sum(axis=1) / np.maximum(count, 1)
+    total = np.zeros(j.size)
+    count = np.zeros(j.size, dtype=np.int64)
+    for back in range(2, LOCAL + 2):
+        k = j - back
+        v = buf[np.maximum(k, 0)].astype(np.float64)
+        m = (k >= 0) & ((v < lv.low) if rising else (v > lv.high))
+        total += np.where(m, v, 0.0)
+        count += m
     offset = lv.mid - (lv.low_level if rising else lv.high_level)
-    return np.where(count >= 3, old + offset, lv.mid)
+    return np.where(count >= 3, total / np.maximum(count, 1) + offset, lv.mid)
 
 
 def _crossings(

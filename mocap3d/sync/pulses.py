@@ -118,8 +118,9 @@ def fit_grid(
             if den > 0:
                 T = float(np.sum((kk - km) * (tt - tm)) / den)
             a = float(tm - T * km)
-            if good.sum() > 10:  # tighten: genuine pulses sit within µs of the grid
-                spread = 1.4826 * float(np.median(np.abs(r[good] - np.median(r[good]))))
+            if good.sum() > 10 and n_seg <= 4096:  # tighten: pulses sit within µs of the grid
+                rg = r[good]
+                spread = 1.4826 * float(np.median(np.abs(rg - np.median(rg))))
                 fit_tol = min(tol, max(10 * spread / T, 0.02))
         if n_seg == t.size:
             break

@@ -21,9 +21,11 @@ from mocap3d.sync.clock import fit_clock
 
 
 def _stream(rate, t0, t1, f=lambda t: np.sin(2 * np.pi * 3 * t), channels=("a",)):
-    t = np.arange(int(round((t1 - t0) * rate))) / rate + t0
+    t = np.arange(round((t1 - t0) * rate)) / rate + t0
     data = np.stack([f(t) * (i + 1) for i in range(len(channels))], axis=1)
-    return xr.DataArray(data, dims=("time", "channel"), coords={"time": t, "channel": list(channels)})
+    return xr.DataArray(
+        data, dims=("time", "channel"), coords={"time": t, "channel": list(channels)}
+    )
 
 
 def test_native_rates_are_kept_side_by_side():

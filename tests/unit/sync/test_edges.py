@@ -116,3 +116,10 @@ def test_split_bursts():
     b = split_bursts(t, min_gap_s=0.5)
     assert [(s.start, s.stop) for s in b] == [(0, 10), (10, 15), (15, 16)]
     assert split_bursts(np.empty(0), min_gap_s=1) == []
+
+
+def test_levels_do_not_alias_with_the_pulse_period(rng):
+    # a pulse every 40 samples; a stride of 40 samples would see only one level
+    x = np.where(np.arange(40_000) % 40 < 10, 5.0, 0.0) + rng.normal(0, 0.05, 40_000)
+    lv = ttl_levels(x, max_samples=1000)
+    assert lv.low_level == pytest.approx(0, abs=0.1) and lv.high_level == pytest.approx(5, abs=0.1)

@@ -44,11 +44,16 @@ def test_session_frame_times_drops_and_session_file(recording, tmp_path):
     paths = write_session_sync(res, rec.session.derived_path, rec.session.outputs_dir / "sync")
     back = read_frame_maps(paths["session"], "trial_002")
     np.testing.assert_allclose(back["front"].frame_time, res.maps["trial_002"]["front"].frame_time)
-    np.testing.assert_array_equal(back["front"].slot_status, res.maps["trial_002"]["front"].slot_status)
+    np.testing.assert_array_equal(
+        back["front"].slot_status, res.maps["trial_002"]["front"].slot_status
+    )
     report = json.loads(paths["report_json"].read_text())
     assert report["cameras"]["front"]["n_dropped"] == 6
     assert report["cameras"]["side_left"]["n_dropped"] == 0
-    assert report["trials"]["trial_001"]["overhead"]["dropped_slots"] == rec.dropped["trial_001"]["overhead"].tolist()
+    assert (
+        report["trials"]["trial_001"]["overhead"]["dropped_slots"]
+        == rec.dropped["trial_001"]["overhead"].tolist()
+    )
     assert paths["report_png"].stat().st_size > 10_000
 
 
@@ -69,16 +74,18 @@ def test_tracks_placed_at_true_times_not_cut_to_the_shortest(recording):
     dropped = rec.dropped["trial_001"]["front"]
     assert np.isnan(front.values[dropped]).all()
     assert np.isfinite(front.values).sum() == 397
-    np.testing.assert_allclose(placed["time"].values, rec.frame_time["trial_001"]["side_left"], atol=1 / RATE)
+    np.testing.assert_allclose(
+        placed["time"].values, rec.frame_time["trial_001"]["side_left"], atol=1 / RATE
+    )
     row = placed["frame_index"].sel(view="front").values
     np.testing.assert_array_equal(front.values[row >= 0], row[row >= 0])
 
 
 def test_channel_without_pulses_and_missing_channel(tmp_path, rng):
     rec = make_recording(tmp_path, rng, n_trials=1, n_slots=100, exposure=False)
-    with pytest.raises(InputError, match="cam_exposure.*no pulses"):
+    with pytest.raises(InputError, match=r"cam_exposure.*no pulses"):
         sync_project_session(rec.project, rec.session)
-    with pytest.raises(InputError, match="no channel 'cam_exposure_2'.*the file has"):
+    with pytest.raises(InputError, match=r"no channel 'cam_exposure_2'.*the file has"):
         read_edges(rec.session.raw_daq_path, ["cam_exposure_2"])
 
 
@@ -94,8 +101,10 @@ def test_more_trials_than_bursts_is_an_error_listing_both(recording):
 
 
 def test_missing_frame_logs_and_drops_refused_then_explicit_anchor(tmp_path, rng):
-    rec = make_recording(tmp_path, rng, n_trials=1, n_slots=200, drops={"front": 2}, with_logs=False)
-    with pytest.raises(InputError, match="'front'.*frames.csv"):
+    rec = make_recording(
+        tmp_path, rng, n_trials=1, n_slots=200, drops={"front": 2}, with_logs=False
+    )
+    with pytest.raises(InputError, match=r"'front'.*frames\.csv"):
         sync_project_session(rec.project, rec.session)
     res = sync_project_session(rec.project, rec.session, options=SyncOptions(anchor="start"))
     assert res.maps["trial_001"]["front"].anchor == "start"
@@ -138,3 +147,16 @@ def test_cli_project_and_explicit_files(recording, tmp_path):
     assert bad.returncode == 2 and "far more exposure pulses than frames" in bad.stderr
     assert not (tmp_path / "y.h5").exists()
     assert run_cli("sync").returncode == 2
+
+
+def test_file_read_in_blocks_equals_one_read(recording):
+    path = recording.session.raw_daq_path
+    one = read_edges(path, ["cam_exposure", "sync_ttl"])
+    blocks = read_edges(path, ["cam_exposure", "sync_ttl"], block_samples=7_777)
+    for ch in one:  # levels come from a sample of the file: a few µs apart at most
+        np.testing.assert_allclose(blocks[ch].rising, one[ch].rising, atol=5e-6)
+        np.testing.assert_allclose(blocks[ch].falling, one[ch].falling, atol=5e-6)
+        assert blocks[ch].levels.low == pytest.approx(one[ch].levels.low, abs=0.05)
+    fixed = read_edges(path, ["cam_exposure"], levels={"cam_exposure": (1.0, 4.0)})
+    assert fixed["cam_exposure"].levels.low == 1.0
+    np.testing.assert_allclose(fixed["cam_exposure"].rising, one["cam_exposure"].rising, atol=2e-5)
