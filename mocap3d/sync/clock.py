@@ -178,7 +178,8 @@ def fit_clock(
         u = np.abs(r) / (HUBER_K * scale)
         w = np.where(u <= 1, 1.0, 1.0 / np.maximum(u, 1e-300))
         nb0, nb1 = _wls(x, y, w)
-        done = abs(nb0 - b0) < 1e-12 and abs(nb1 - b1) < 1e-15
+        # converged when the fitted times move by less than 1 ns anywhere
+        done = abs(nb0 - b0) + abs(nb1 - b1) * float(np.abs(x).max()) < 1e-9
         b0, b1 = nb0, nb1
         if done:
             break

@@ -183,19 +183,20 @@ def _last_other_side(
     return j
 
 
-def _local_mid(buf: np.ndarray, j: np.ndarray, lv: Levels, rising: bool) -> np.ndarray | float:
+def _local_mid(buf: np.ndarray, i: np.ndarray, lv: Levels, rising: bool) -> np.ndarray | float:
     """Mid level of each edge, moved with the baseline measured just before the edge.
 
     A slow baseline shifts both TTL levels; the old state's level over ``LOCAL`` samples ending
-    two samples before the crossing gives the shift, so edges are timed at their own 50 %
-    point (without it, a 0.3 V wander on a 5 V step moves edges by µs — ppm over a trial).
+    three samples before the threshold crossing ``i`` (only samples beyond the old state's
+    threshold count) gives the shift, so edges are timed at their own 50 % point (without it,
+    a 0.3 V wander on a 5 V step moves edges by µs — ppm of drift over a trial).
     """
-    if not (np.isfinite(lv.low_level) and np.isfinite(lv.high_level)) or j.size == 0:
+    if not (np.isfinite(lv.low_level) and np.isfinite(lv.high_level)) or i.size == 0:
         return lv.mid
-    total = np.zeros(j.size)
-    count = np.zeros(j.size, dtype=np.int64)
-    for back in range(2, LOCAL + 2):
-        k = j - back
+    total = np.zeros(i.size)
+    count = np.zeros(i.size, dtype=np.int64)
+    for back in range(3, LOCAL + 3):
+        k = i - back
         v = buf[np.maximum(k, 0)].astype(np.float64)
         m = (k >= 0) & ((v < lv.low) if rising else (v > lv.high))
         total += np.where(m, v, 0.0)
@@ -217,10 +218,8 @@ def _crossings(
         if not sel.any():
             continue
         i = idx[sel] + shift
-        j = _last_other_side(buf, i, lv.mid, rising)
-        mid = _local_mid(buf, np.maximum(j, 0), lv, rising)
-        if not np.isscalar(mid):
-            j = _last_other_side(buf, i, mid, rising)
+        mid = _local_mid(buf, i, lv, rising)
+        j = _last_other_side(buf, i, mid, rising)
         j = np.where(j < 0, i - 1, j)
         j = np.maximum(j, 0)
         x0 = buf[j].astype(np.float64)

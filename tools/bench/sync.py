@@ -111,7 +111,7 @@ def run_mocap3d(data: dict) -> tuple[float, dict]:
 
 
 def python_loop_edges(x: np.ndarray, low: float, high: float) -> list[float]:
-    """What a hand-written script does: walk the samples, hysteresis, interpolate the edge."""
+    """What a hand-written script does: walk the samples, hysteresis, interpolate the edges."""
     mid = 0.5 * (low + high)
     out: list[float] = []
     state = x[0] > mid
@@ -125,6 +125,10 @@ def python_loop_edges(x: np.ndarray, low: float, high: float) -> list[float]:
             out.append(j + (mid - x[j]) / (x[j + 1] - x[j]))
         elif state and v < low:
             state = False
+            j = i - 1
+            while j > 0 and x[j] <= mid:
+                j -= 1
+            out.append(j + (x[j] - mid) / (x[j] - x[j + 1]))
     return out
 
 
