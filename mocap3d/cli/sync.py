@@ -37,17 +37,22 @@ def _read_onsets(path: Path, device: str) -> Any:
 
     if not path.is_file():
         raise InputError(f"--device {device}: file {path} does not exist")
-    rows = [r.strip().split(",")[0] for r in path.read_text(encoding="utf-8").splitlines()]
-    rows = [r for r in rows if r]
-    if rows and not rows[0].lstrip("-").replace(".", "", 1).replace("e", "", 1).isdigit():
+    rows = [r.strip().split(",") for r in path.read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if r and r[0]]
+    try:
+        float(rows[0][0]) if rows else None
+    except ValueError:
         rows = rows[1:]  # header
     try:
-        return np.array([float(r) for r in rows])
+        table = np.array([[float(v) for v in r[:2]] for r in rows])
+        if table.ndim != 2 or table.shape[0] < 1:
+            raise ValueError("no rows")
     except ValueError as exc:
         raise InputError(
-            f"--device {device}: {path} must hold one pulse onset time (s, device clock) per "
-            f"line, optionally under a header ({exc})"
+            f"--device {device}: {path} must hold one pulse per line: its onset time (s, device "
+            f"clock), optionally its offset time after a comma, under an optional header ({exc})"
         ) from None
+    return table[:, 0] if table.shape[1] == 1 else table
 
 
 def sync(
@@ -74,7 +79,7 @@ def sync(
         Path("session.h5"), "--out", "-o", help="Session file to write (with --daq)."
     ),
     device: list[str] | None = typer.Option(
-        None, "--device", help="NAME=CSV barcode onsets of a device on its own clock (s)."
+        None, "--device", help="NAME=CSV barcode onset[,offset] times of a device's clock (s)."
     ),
     anchor: str = typer.Option(
         "auto", "--anchor", help="auto | start | end: where a video sits in surplus pulses."

@@ -111,11 +111,18 @@ def barcode_onsets(
     edges: Edges, *, min_width_s: float = 0.0, max_width_s: float = np.inf
 ) -> np.ndarray:
     """Onsets of barcode pulses whose width is within ``[min_width_s, max_width_s]`` (s)."""
+    return barcode_pulses(edges, min_width_s=min_width_s, max_width_s=max_width_s)[:, 0]
+
+
+def barcode_pulses(
+    edges: Edges, *, min_width_s: float = 0.0, max_width_s: float = np.inf
+) -> np.ndarray:
+    """(n, 2) onset and offset (s) of barcode pulses of accepted width; offset NaN if open."""
     w = edges.widths()
     ok = (w >= min_width_s) & (w <= max_width_s)
     if not np.isfinite(max_width_s):
         ok |= np.isnan(w)  # the last pulse may still be high at the end of the recording
-    return edges.rising[ok]
+    return np.stack([edges.rising[ok], edges.rising[ok] + w[ok]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,8 @@ def match_barcode(
     device_onsets: np.ndarray,
     master_onsets: np.ndarray,
     *,
+    device_offsets: np.ndarray | None = None,
+    master_offsets: np.ndarray | None = None,
     window: int = 4,
     tolerance_s: float = 2e-3,
     max_drift_ppm: float = 1000.0,
@@ -160,6 +169,10 @@ def match_barcode(
     ----------
     device_onsets, master_onsets : ndarray
         Pulse onsets on each clock (s, increasing); either may miss pulses or have extra ones.
+    device_offsets, master_offsets : ndarray, optional
+        The pulses' ends (same length as the onsets; NaN unknown). When both are given, the
+        ends of paired pulses are fitted too: twice the edges, √2 less drift noise — what
+        counts when edges are only known to a sample (ideal TTL steps).
     window : int
         Consecutive intervals that make one fingerprint.
     tolerance_s : float
@@ -211,5 +224,15 @@ def match_barcode(
         drift=rough.drift,
         tolerance_s=min(0.4 * min_gap, 4 * tolerance_s),
     )
-    clock = fit_clock(td[i_dev], tm[i_m], name=name)
+    fd, fm = td[i_dev], tm[i_m]
+    if device_offsets is not None and master_offsets is not None:
+        od = np.asarray(device_offsets, dtype=np.float64)
+        om = np.asarray(master_offsets, dtype=np.float64)
+        if od.shape != td.shape or om.shape != tm.shape:
+            raise InputError(f"barcode {name!r}: offsets must match the onsets one to one")
+        wd, wm = od[i_dev] - td[i_dev], om[i_m] - tm[i_m]
+        same = np.isfinite(wd) & np.isfinite(wm) & (np.abs(wd - wm) < 4 * tolerance_s)
+        fd = np.concatenate((fd, od[i_dev][same]))
+        fm = np.concatenate((fm, om[i_m][same]))
+    clock = fit_clock(fd, fm, name=name)
     return BarcodeMatch(clock=clock, i_device=i_dev, i_master=i_m, n_candidates=int(i_cand.size))

@@ -23,7 +23,7 @@ from mocap3d.io.project import Project, Session
 from mocap3d.io.rawdaq import read_raw_daq_info
 from mocap3d.progress import Progress, report
 from mocap3d.rig import Rig
-from mocap3d.sync.barcode import barcode_onsets, match_barcode
+from mocap3d.sync.barcode import barcode_pulses, match_barcode
 from mocap3d.sync.clock import ClockFit
 from mocap3d.sync.daqfile import read_edges
 from mocap3d.sync.edges import Edges, split_bursts
@@ -149,9 +149,10 @@ def sync_recording(
         Raw DAQ file of the session.
     trials : mapping of trial to (mapping of camera to VideoInput)
         In time order.
-    devices : mapping of device name to (n,) ndarray, optional
-        Barcode pulse onsets recorded by devices on their own clocks (s); each is matched to
-        the sync box channel (``rig.syncbox.ttl_channel``) and fitted (offset + drift).
+    devices : mapping of device name to (n,) or (n, 2) ndarray, optional
+        Barcode pulse onsets (and offsets) recorded by devices on their own clocks (s); each
+        is matched to the sync box channel (``rig.syncbox.ttl_channel``) and fitted
+        (offset + drift), with both edges of each pulse when offsets are given.
     bursts : mapping of trial to burst index, optional
         Which burst of pulses belongs to which trial (default: in order, counts must match).
 
@@ -217,9 +218,20 @@ def sync_recording(
                 f"rig {rig.name!r} has no syncbox.ttl_channel: devices cannot be matched to "
                 "the master clock; name the DAQ channel that records the sync box's barcode"
             )
-        master_onsets = barcode_onsets(edges[sync_ch])
-        for name, onsets in devices.items():
-            clocks[name] = match_barcode(np.asarray(onsets), master_onsets, name=name).clock
+        box = barcode_pulses(edges[sync_ch])
+        for name, pulses in devices.items():
+            dev = np.asarray(pulses, dtype=np.float64)
+            if dev.ndim == 1:
+                dev = np.stack([dev, np.full(dev.size, np.nan)], axis=1)
+            if dev.ndim != 2 or dev.shape[1] != 2:
+                raise InputError(
+                    f"device {name!r}: give pulse onsets (n,) or onsets and offsets (n, 2), "
+                    f"found shape {dev.shape}"
+                )
+            clocks[name] = match_barcode(
+                dev[:, 0], box[:, 0], device_offsets=dev[:, 1], master_offsets=box[:, 1],
+                name=name,
+            ).clock  # fmt: skip
     master = info.master
     return SessionSync(
         daq_path=daq_path,
