@@ -17,6 +17,7 @@ from mocap3d.simulate.jump_params import CONTROL
 from mocap3d.simulate.rig_geometry import camera_layout
 from mocap3d.simulate.session import SessionOptions, TrialPlan, plan_session, simulate_session
 from mocap3d.simulate.truth import read_truth
+from mocap3d.sync.evaluate import compare_to_truth
 from mocap3d.sync.frames import DROPPED, NO_PULSE, OK
 from mocap3d.sync.session import VideoInput, sync_recording
 
@@ -84,3 +85,19 @@ def test_clocks_against_the_simulator_truth(simulated):
         fit = res.maps["trial_001"][cam].camera_clock
         assert fit is not None
         assert fit.drift_ppm == pytest.approx(plan.camera_clocks[cam].drift_ppm, abs=0.1)
+
+
+def test_compare_to_truth_for_the_demo(simulated):
+    _, _, truth, res = simulated
+    rows = {c.quantity: c for c in compare_to_truth(res, truth)}
+    found = rows["dropped frames found"]
+    assert found.recovered == found.truth == 15  # 3 per trial in one camera
+    assert rows["dropped frames wrongly reported"].recovered == 0
+    assert (
+        rows["missing exposure pulses found"].recovered
+        == rows["missing exposure pulses found"].truth
+    )
+    assert rows["extra exposure pulses found"].recovered == 3
+    assert rows["frame time error, max"].recovered < 50.0
+    assert abs(rows["sync box clock drift"].recovered - 40.0) < 1.0
+    assert rows["camera clock drift error, max"].recovered < 0.1
