@@ -94,3 +94,10 @@ def test_make_barcode_is_reproducible():
     assert d.min() >= 0.2 and d.max() <= 1.0 and a.max() < 30.0
     with pytest.raises(InputError):
         make_barcode(10.0, min_interval_s=1.0, max_interval_s=0.5)
+
+
+def test_drift_within_1_ppm_over_a_20_s_trial(rng):
+    # ~33 pulses over 20 s, 0.3 V baseline wander: sub-sample, baseline-corrected edges needed
+    _, master, device = _barcode_on_two_clocks(rng, duration=20.0)
+    m = match_barcode(device, master)
+    assert m.clock.drift_ppm == pytest.approx(DRIFT_PPM, abs=1.0)
