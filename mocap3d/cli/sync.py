@@ -193,7 +193,8 @@ def sync(
         console.print(table)
         for name, fit in res.clocks.items():
             console.print(
-                f"clock {name}: drift {fit.drift_ppm:+.3f} ppm, offset {fit.offset_s:.6f} s, "
+                f"clock {name}: drift {fit.drift_ppm:+.3f} ± {fit.drift_se_ppm:.3f} ppm, "
+                f"offset {fit.offset_s:.6f} s, "
                 f"residuals RMS {fit.rms_us:.1f} µs (max {fit.max_abs_us:.1f}), "
                 f"{fit.n_pairs} pulses",
                 markup=False,

@@ -152,6 +152,31 @@ def _windows(t: np.ndarray, window: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(d, window)
 
 
+def _shift_match(
+    td: np.ndarray, tm: np.ndarray, tol: float, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs under the one index shift whose overlapping intervals all agree (short records)."""
+    dd, dm = np.diff(td), np.diff(tm)
+    found = []
+    for shift in range(-(td.size - 3), tm.size - 2):  # master index = device index + shift
+        i0 = max(0, -shift)
+        i1 = min(td.size, tm.size - shift)
+        if i1 - i0 < 3:
+            continue
+        if np.all(np.abs(dd[i0 : i1 - 1] - dm[i0 + shift : i1 - 1 + shift]) < tol):
+            found.append((shift, i0, i1))
+    if len(found) > 1:
+        raise InputError(
+            f"barcode {name!r}: too few pulses to tell how the device's and the master's pulses "
+            f"line up ({len(found)} possible alignments); record longer"
+        )
+    if not found:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    shift, i0, i1 = found[0]
+    i = np.arange(i0, i1)
+    return i, i + shift
+
+
 def match_barcode(
     device_onsets: np.ndarray,
     master_onsets: np.ndarray,
@@ -195,17 +220,21 @@ def match_barcode(
 
     td = np.asarray(device_onsets, dtype=np.float64)
     tm = np.asarray(master_onsets, dtype=np.float64)
-    wd, wm = _windows(td, window), _windows(tm, window)
-    if wd.shape[0] == 0 or wm.shape[0] == 0:
+    if min(td.size, tm.size) < 3:
         raise InputError(
-            f"barcode {name!r}: {td.size} device and {tm.size} master pulses — need at least "
-            f"{window + 1} on each side to match; record longer or check the sync line"
+            f"barcode {name!r}: {td.size} device and {tm.size} master pulses — need at least 3 "
+            "on each side to fit a clock; record longer or check the sync line"
         )
-    span = float(max(wd.max(), wm.max()))
-    tol = tolerance_s + 1e-6 * max_drift_ppm * span
-    dist, j = cKDTree(wm).query(wd, k=1, p=np.inf, distance_upper_bound=tol)
-    hit = np.isfinite(dist)
-    i_cand, j_cand = np.flatnonzero(hit), j[hit]
+    wd, wm = _windows(td, window), _windows(tm, window)
+    d_all = np.concatenate((np.diff(td), np.diff(tm)))
+    tol = tolerance_s + 1e-6 * max_drift_ppm * float(d_all.max())
+    i_cand = j_cand = np.empty(0, dtype=np.int64)
+    if wd.shape[0] and wm.shape[0]:
+        dist, j = cKDTree(wm).query(wd, k=1, p=np.inf, distance_upper_bound=tol)
+        hit = np.isfinite(dist)
+        i_cand, j_cand = np.flatnonzero(hit), j[hit]
+    if i_cand.size < 3:  # short recordings: every relative shift of the whole sequences
+        i_cand, j_cand = _shift_match(td, tm, tol, name)
     if i_cand.size < 3:
         raise InputError(
             f"barcode {name!r}: the device and the master share no barcode ({i_cand.size} "
@@ -216,7 +245,7 @@ def match_barcode(
     rough = fit_clock(td[i_cand], tm[j_cand], name=name, min_scale_s=tolerance_s / 4)
     if rough.inlier.sum() < 3:
         raise InputError(f"barcode {name!r}: matches do not agree on one clock map")
-    min_gap = float(min(np.diff(tm).min(), np.diff(td).min()))
+    min_gap = float(d_all.min())
     i_dev, i_m = pair_edges(
         td,
         tm,

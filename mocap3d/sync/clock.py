@@ -42,6 +42,8 @@ class ClockFit:
     name : str
     t_device : (n,) ndarray
         Device times of the pairs (s), in the order of ``residual_s``.
+    drift_se : float
+        Standard error of ``drift`` from the residuals (few or closely spaced edges: large).
     """
 
     offset_s: float
@@ -51,6 +53,11 @@ class ClockFit:
     device_span_s: float
     name: str = ""
     t_device: np.ndarray = field(default_factory=lambda: np.empty(0))
+    drift_se: float = float("nan")
+
+    @property
+    def drift_se_ppm(self) -> float:
+        return 1e6 * self.drift_se
 
     @property
     def drift_ppm(self) -> float:
@@ -92,6 +99,7 @@ class ClockFit:
             "name": self.name,
             "offset_s": self.offset_s,
             "drift_ppm": self.drift_ppm,
+            "drift_se_ppm": self.drift_se_ppm,
             "n_pairs": self.n_pairs,
             "n_outliers": self.n_outliers,
             "residual_rms_us": self.rms_us,
@@ -192,6 +200,13 @@ def fit_clock(
     offset = b0 - b1 * x0  # y = b0 + b1 (td - x0)  →  tm = (b0 - b1 x0) + (1 + b1) td
     residual = tm - (offset + (1 + drift) * td)
     inlier = np.abs(residual) <= reject * scale
+    n_in = int(inlier.sum())
+    spread = float(np.sum((x[inlier] - x[inlier].mean()) ** 2)) if n_in else 0.0
+    se = (
+        float(np.sqrt(np.sum(residual[inlier] ** 2) / (n_in - 2) / spread))
+        if n_in > 2 and spread > 0
+        else float("nan")
+    )
     return ClockFit(
         offset_s=float(offset),
         drift=float(drift),
@@ -200,6 +215,7 @@ def fit_clock(
         device_span_s=float(np.ptp(td)),
         name=name,
         t_device=td,
+        drift_se=se,
     )
 
 

@@ -122,7 +122,8 @@ def plot_sync_report(maps: Maps, *, clocks: Mapping[str, ClockFit] | None = None
     for name, fit in list(fits.items())[:12]:
         x = fit.t_device - fit.t_device.min() if fit.t_device.size else np.arange(fit.n_pairs)
         ax2.plot(x, fit.residual_us, ".", ms=2,
-                 label=f"{name}: {fit.drift_ppm:+.2f} ppm, RMS {fit.rms_us:.1f} µs")  # fmt: skip
+                 label=f"{name}: {fit.drift_ppm:+.2f} ± {fit.drift_se_ppm:.2f} ppm, "
+                       f"RMS {fit.rms_us:.1f} µs")  # fmt: skip
     ax2.set_xlabel("device time from the first pair (s)")
     ax2.set_ylabel("residual (µs)")
     ax2.set_title("clock fits: master − fitted time")

@@ -129,6 +129,7 @@ def clocks_dataset(clocks: Mapping[str, ClockFit]) -> xr.Dataset:
         {
             "offset_s": (("device",), [f.offset_s for f in fits]),
             "drift_ppm": (("device",), [f.drift_ppm for f in fits]),
+            "drift_se_ppm": (("device",), [f.drift_se_ppm for f in fits]),
             "residual_rms_us": (("device",), [f.rms_us for f in fits]),
             "residual_max_us": (("device",), [f.max_abs_us for f in fits]),
             "n_pairs": (("device",), [f.n_pairs for f in fits]),

@@ -101,3 +101,26 @@ def test_drift_within_1_ppm_over_a_20_s_trial(rng):
     _, master, device = _barcode_on_two_clocks(rng, duration=20.0)
     m = match_barcode(device, master)
     assert m.clock.drift_ppm == pytest.approx(DRIFT_PPM, abs=1.0)
+
+
+def test_short_barcode_matched_by_whole_sequence_shift():
+    onsets = 1.0 + np.cumsum([0.43, 0.51, 0.58, 0.47, 0.55])  # 5 pulses: one 4-interval run
+    master = OFFSET + onsets
+    device = (onsets[1:] - 0.0) / (1 + 1e-6 * DRIFT_PPM)  # the device missed the first pulse
+    m = match_barcode(device, master)
+    np.testing.assert_array_equal(m.i_master, [1, 2, 3, 4])
+    assert m.clock.offset_s == pytest.approx(OFFSET, abs=1e-4)
+    regular = np.arange(6) * 0.5  # a regular train cannot be lined up
+    with pytest.raises(InputError, match="possible alignments"):
+        match_barcode(regular, regular + 3.0)
+
+
+def test_drift_standard_error_matches_the_scatter(rng):
+    td = np.linspace(0, 20, 40)
+    errs, ses = [], []
+    for _ in range(200):
+        tm = OFFSET + (1 + 1e-6 * DRIFT_PPM) * td + rng.normal(0, 14e-6, td.size)
+        fit = fit_clock(td, tm)
+        errs.append(fit.drift_ppm - DRIFT_PPM)
+        ses.append(fit.drift_se_ppm)
+    assert np.std(errs) == pytest.approx(np.mean(ses), rel=0.2)
