@@ -16,7 +16,7 @@ clock, an amplifier or camera on its own — sees the same sequence of intervals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -264,4 +264,6 @@ def match_barcode(
         fd = np.concatenate((fd, od[i_dev][same]))
         fm = np.concatenate((fm, om[i_m][same]))
     clock = fit_clock(fd, fm, name=name)
+    if fd.size > i_dev.size:  # a pulse's two edges share its timing error: count pulses
+        clock = replace(clock, drift_se=clock.drift_se * float(np.sqrt(fd.size / i_dev.size)))
     return BarcodeMatch(clock=clock, i_device=i_dev, i_master=i_m, n_candidates=int(i_cand.size))
