@@ -213,12 +213,15 @@ def _size_hints(images: list[np.ndarray], spec: BoardSpec, seen: set[int]) -> li
     if spec.squares_x != spec.squares_y:
         candidates.append({"squares_x": spec.squares_y, "squares_y": spec.squares_x})
     max_id = max(seen)
-    if max_id >= spec.n_markers:
-        for sx in range(3, 17):
-            for sy in range(3, 17):
-                n = (sx * sy) // 2
-                if max_id < n <= max_id + max(sx, sy) and n <= spec.dictionary_size:
-                    candidates.append({"squares_x": sx, "squares_y": sy})
+    for sx in range(3, 17):  # boards with just enough markers for the ids seen
+        for sy in range(3, 17):
+            n = (sx * sy) // 2
+            if (
+                (sx, sy) != (spec.squares_x, spec.squares_y)
+                and max_id < n <= max_id + max(sx, sy)
+                and n <= spec.dictionary_size
+            ):
+                candidates.append({"squares_x": sx, "squares_y": sy})
     scored = []
     for change in candidates:
         for legacy in ({}, {"legacy_pattern": not spec.legacy_pattern}):

@@ -30,11 +30,12 @@ from typing import Literal
 import numpy as np
 
 from mocap3d.calibration.board import BoardSpec
-from mocap3d.camera import CameraGroup, rodrigues_to_matrix
+from mocap3d.camera import CameraGroup
 from mocap3d.errors import InputError
 from mocap3d.io.anipose import calibration_from_dict, calibration_to_dict
 from mocap3d.io.atomic import atomic_path
 from mocap3d.progress import Progress, report
+from mocap3d.simulate.board_motion import BoardFootageOptions, board_poses, true_corners
 from mocap3d.simulate.board_render import (
     BoardTexture,
     background_scene,
@@ -44,52 +45,19 @@ from mocap3d.simulate.board_render import (
 )
 from mocap3d.simulate.rig_geometry import ARENA_TARGET
 
+__all__ = [
+    "TRUE_CALIBRATION_FILE",
+    "TRUTH_FILE",
+    "BoardFootageOptions",
+    "BoardFootageTruth",
+    "load_board_footage_truth",
+    "render_board_footage",
+    "write_board_footage",
+    "write_frames",
+]
+
 TRUTH_FILE = "board_truth.npz"
 TRUE_CALIBRATION_FILE = "calibration_true.toml"
-
-
-@dataclass(frozen=True)
-class BoardFootageOptions:
-    """Knobs of :func:`render_board_footage`.
-
-    Attributes
-    ----------
-    n_frames : int
-        Frames per camera, the platform frame included.
-    supersample : int
-        Samples per pixel along each axis.
-    blur_px : float
-        Gaussian blur (sigma, output pixels): defocus and motion.
-    noise : float
-        Sensor noise, standard deviation in grey levels (0–255).
-    exposure : (float, float)
-        Range of the per-frame exposure gain.
-    empty_fraction : float
-        Share of frames without the board (taken out of view).
-    volume_mm : (float, float, float)
-        Extent of the board centre positions (x, y, z) around the arena's working volume.
-    tilt_deg : float
-        Random tilt (standard deviation) of the board away from the cameras it faces.
-    close_up_fraction : float
-        Share of frames where the board is held closer to one camera, anywhere in its view
-        (covers the image corners for the lens distortion).
-    platform_frame : bool
-        Frame 0 shows the board lying on the platform (for the world frame).
-    margin_squares : float
-        White paper around the squares, in squares.
-    """
-
-    n_frames: int = 60
-    supersample: int = 3
-    blur_px: float = 0.5
-    noise: float = 1.5
-    exposure: tuple[float, float] = (0.75, 1.1)
-    empty_fraction: float = 0.05
-    volume_mm: tuple[float, float, float] = (80.0, 60.0, 50.0)
-    tilt_deg: float = 30.0
-    close_up_fraction: float = 0.35
-    platform_frame: bool = True
-    margin_squares: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -146,105 +114,6 @@ def load_board_footage_truth(path: str | Path) -> BoardFootageTruth:
             corners=data["corners"],
             platform_frame=int(meta["platform_frame"]),
         )
-
-
-# ------------------------------------------------------------------------------ board poses
-
-
-def _frame_from_normal(facing: np.ndarray, spin: float) -> np.ndarray:
-    """Board → world rotation whose printed side faces ``facing`` (board z = −facing)."""
-    z = -facing / np.linalg.norm(facing)
-    helper = np.array([0.0, 0.0, 1.0]) if abs(z[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x = np.cross(helper, z)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    c, s = np.cos(spin), np.sin(spin)
-    x, y = c * x + s * y, -s * x + c * y
-    return np.column_stack([x, y, z])
-
-
-def _rotate_random(v: np.ndarray, angle: float, rng: np.random.Generator) -> np.ndarray:
-    axis = np.cross(v, rng.normal(size=3))
-    axis *= angle / np.linalg.norm(axis)
-    return rodrigues_to_matrix(axis) @ v
-
-
-def board_poses(
-    cameras: CameraGroup,
-    spec: BoardSpec,
-    options: BoardFootageOptions,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Board → world poses (n_frames, 4, 4).
-
-    Each board faces one camera or sits between two neighbouring ones (views shared by two or
-    more cameras, for the extrinsics), or is held close to one camera anywhere in its view
-    (for the intrinsics).
-
-    NaN for frames without the board.
-    """
-    centres = cameras.centers
-    centre_board = np.array([*spec.size_mm, 0.0]) / 2
-    poses = np.full((options.n_frames, 4, 4), np.nan)
-    n_empty = round(options.empty_fraction * options.n_frames)
-    first = 1 if options.platform_frame else 0
-    empty = set(rng.choice(np.arange(first, options.n_frames), size=n_empty, replace=False))
-    half = np.asarray(options.volume_mm) / 2
-    for f in range(options.n_frames):
-        if f in empty:
-            continue
-        if f == 0 and options.platform_frame:  # lying on the platform, printed side up
-            R = np.column_stack([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = R, -R @ centre_board
-            poses[f] = T
-            continue
-        i = int(rng.integers(len(centres)))
-        if rng.random() < options.close_up_fraction:  # close to camera i, anywhere in its view
-            cam = cameras[i]
-            w, h = cam.size
-            uv = rng.uniform([0.15 * w, 0.15 * h], [0.85 * w, 0.85 * h])
-            ray = np.append(cam.undistort_points(uv), 1.0)
-            depth = np.linalg.norm(cam.center - ARENA_TARGET) * rng.uniform(0.45, 0.85)
-            c = cam.center + cam.R.T @ (ray / np.linalg.norm(ray)) * depth
-            facing = (cam.center - c) / np.linalg.norm(cam.center - c)
-        else:  # in the working volume, turned to one camera or between two neighbours
-            c = ARENA_TARGET + rng.uniform(-half, half)
-            to_cams = centres - c
-            to_cams /= np.linalg.norm(to_cams, axis=1, keepdims=True)
-            facing = to_cams[i]
-            near = [j for j in range(len(centres)) if j != i and to_cams[j] @ facing > -0.2]
-            if near and rng.random() < 0.7:
-                facing = facing + to_cams[rng.choice(near)] * rng.uniform(0.5, 1.5)
-        tilt = rng.normal(0, 1) * np.radians(options.tilt_deg)
-        facing = _rotate_random(facing / np.linalg.norm(facing), tilt, rng)
-        R = _frame_from_normal(facing, rng.uniform(0, 2 * np.pi))
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = R, c - R @ centre_board
-        poses[f] = T
-    return poses
-
-
-def true_corners(cameras: CameraGroup, spec: BoardSpec, poses: np.ndarray) -> np.ndarray:
-    """Pixel positions (n_cameras, n_frames, n_corners, 2) of the corners, NaN if not visible.
-
-    A corner is visible when it projects inside the image and the camera sees the printed
-    side at more than 15° from the board plane.
-    """
-    obj = spec.corner_points_mm()
-    out = np.full((len(cameras), len(poses), len(obj), 2), np.nan)
-    for f, T in enumerate(poses):
-        if not np.all(np.isfinite(T)):
-            continue
-        world = obj @ T[:3, :3].T + T[:3, 3]
-        normal_towards_viewer = -T[:3, 2]
-        for c, cam in enumerate(cameras):
-            uv = cam.project(world)
-            view = cam.center - world
-            cosang = (view @ normal_towards_viewer) / np.linalg.norm(view, axis=1)
-            ok = cam.in_image(uv) & (cosang > np.sin(np.radians(15)))
-            out[c, f, ok] = uv[ok]
-    return out
 
 
 # ---------------------------------------------------------------------------- rendering

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mocap3d.simulate.board_footage import BoardFootageOptions, board_poses, true_corners
+from mocap3d.simulate.board_motion import BoardFootageOptions, board_poses, true_corners
 from mocap3d.simulate.rig_geometry import camera_layout
 
 

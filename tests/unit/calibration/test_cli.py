@@ -33,8 +33,8 @@ def _nothing_written(out_dir) -> bool:
 
 
 @pytest.mark.slow
-def test_calibrate_board_and_cameras(demo_footage, demo_rig_path, tmp_path):
-    board = demo_rig_path.parent / ".." / "calibration" / "boards" / "charuco-7x5-10mm.toml"
+def test_calibrate_board_and_cameras(demo_footage, demo_rig, tmp_path):
+    board = demo_rig.path.parent / demo_rig.calibration.board
     cams = [f"--camera={n}={p}" for n, p in demo_footage["paths"].items()]
     out = tmp_path / "out" / "calibration.toml"
     res = run("calibrate", "--board", board, *cams, "--out", out)
@@ -49,7 +49,7 @@ def test_calibrate_board_and_cameras(demo_footage, demo_rig_path, tmp_path):
     cmp = compare_calibrations(group, demo_footage["truth"].cameras, align=True)
     assert max(v["centre_mm"] for v in cmp.values()) < 3.0
     meta = tomllib.loads(out.read_text())["metadata"]
-    assert meta["world_frame"] == "camera" and meta["board"] == "charuco-7x5-10mm"
+    assert meta["world_frame"] == "camera" and meta["board"] == demo_rig.board.name
 
 
 @pytest.mark.slow

@@ -66,6 +66,15 @@ def test_wrong_board_size(tmp_path):
     )
 
 
+def test_smaller_board_than_the_spec(tmp_path):
+    _fails_with(
+        spec(squares_x=6, squares_y=5),
+        spec(squares_x=7, squares_y=5),
+        tmp_path,
+        r"set squares_x = 6, squares_y = 5",
+    )
+
+
 def test_swapped_squares(tmp_path):
     _fails_with(
         spec(squares_x=7, squares_y=5),

@@ -29,9 +29,10 @@ def case(demo_rig_path):
 
 
 def test_adjacent_pairs(demo_rig_path):
-    spec = load_rig(demo_rig_path).board  # 7 × 5 squares: 6 × 4 corners
+    spec = load_rig(demo_rig_path).board
+    nx, ny = spec.squares_x - 1, spec.squares_y - 1  # inner corners per row and column
     pairs = adjacent_pairs(spec)
-    assert len(pairs) == 4 * 5 + 3 * 6
+    assert len(pairs) == ny * (nx - 1) + nx * (ny - 1)
     d = np.linalg.norm(np.diff(spec.corner_points_mm()[pairs], axis=1)[:, 0], axis=1)
     np.testing.assert_allclose(d, spec.square_length_mm)
 
@@ -111,4 +112,4 @@ def test_compare_calibrations(case):
     assert max(v["centre_mm"] for v in raw.values()) > 1
     aligned = compare_calibrations(moved, cams, align=True)
     assert max(v["centre_mm"] for v in aligned.values()) < 1e-9
-    assert max(v["rotation_deg"] for v in aligned.values()) < 1e-6
+    assert max(v["rotation_deg"] for v in aligned.values()) < 1e-5
