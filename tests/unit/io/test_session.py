@@ -85,3 +85,17 @@ def test_missing_things_are_named(tmp_path, rng):
         store.read_dataset(path, "trials/t2/poses3d")
     with pytest.raises(InputError, match="invalid dataset group"):
         store.write_dataset(path, "../x", poses3d(rng))
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from mocap3d.io.atomic import write_text_atomic
+
+    umask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
