@@ -122,7 +122,7 @@ def read_trial_csv(path: str | Path) -> tuple[xr.Dataset | None, xr.DataArray | 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"table {path} does not exist")
-    df = pd.read_csv(path)
+    df = pd.read_csv(path, float_precision="round_trip")
     if "time_s" not in df.columns:
         raise InputError(f"{path}: no 'time_s' column; is it a mocap3d trial table?")
     time = df["time_s"].to_numpy(np.float64)
@@ -178,4 +178,4 @@ def read_csv_table(path: str | Path, *, index: str | Sequence[str] | None = None
     path = Path(path)
     if not path.is_file():
         raise InputError(f"table {path} does not exist")
-    return pd.read_csv(path, index_col=index)
+    return pd.read_csv(path, index_col=index, float_precision="round_trip")

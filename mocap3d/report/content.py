@@ -247,12 +247,22 @@ def load_trial(
         signals=daq_window(session.raw_daq_path, rig, start, stop)
         if signals and session.raw_daq_path.is_file()
         else {},
-        envelopes=env["envelope"] if env is not None else None,
+        envelopes=_with_muscles(env["envelope"], rig) if env is not None else None,
         events={str(k): float(v) for k, v in ev.data_vars.items()} if ev is not None else {},
         metrics={k: _scalar(v) for k, v in row.items()},
         exposures=exposures,
         videos=videos,
         labels=session.labels(trial),
+    )
+
+
+def _with_muscles(env: xr.DataArray, rig: Rig) -> xr.DataArray:
+    """Add the rig's ``muscle`` of each channel when the envelopes do not say."""
+    if "muscle" in env.coords or rig.daq is None:
+        return env
+    muscles = {c.name: c.muscle for c in rig.daq.channels}
+    return env.assign_coords(
+        muscle=("channel", [muscles.get(str(c), "") for c in env["channel"].values])
     )
 
 

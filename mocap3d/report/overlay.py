@@ -236,9 +236,19 @@ def render_overlays(
                     )
         scale = options.scale or max(1, min(4, int(np.ceil(320 / readers[cams[0]].cap.get(3)))))
         return _write(
-            out_dir, trial, cams, readers, frame_of, times, reproj, bone_idx, scale, ind,
-            options, progress,
-        )  # fmt: skip
+            out_dir,
+            trial,
+            cams,
+            readers,
+            frame_of,
+            times,
+            reproj,
+            bone_idx,
+            scale,
+            ind,
+            options,
+            progress,
+        )
     finally:
         for r in readers.values():
             r.close()
@@ -295,9 +305,15 @@ def _write(
                 rp = reproj[c][i]
             t = f"{times[i]:.4f} s {phase_at(times[i], trial.events)}" if i is not None else ""
             return draw_overlay(
-                frame, scale=s, tracks=tracks, confidence=conf, reprojected=rp, bones=bone_idx,
-                min_confidence=options.min_confidence, text=[f"{trial.name} {c}", t],
-            )  # fmt: skip
+                frame,
+                scale=s,
+                tracks=tracks,
+                confidence=conf,
+                reprojected=rp,
+                bones=bone_idx,
+                min_confidence=options.min_confidence,
+                text=[f"{trial.name} {c}", t],
+            )
 
         def emit(c: str, img: np.ndarray) -> None:
             if c in sinks:

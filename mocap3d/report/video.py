@@ -16,6 +16,7 @@ preferred. The file appears under its final name only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -145,12 +146,16 @@ class VideoSink:
         try:
             if exc_type is None:
                 self._finish()
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp made it private
                 os.replace(self._tmp, self.path)
             elif self._proc is not None:
                 self._proc.kill()
                 self._proc.wait()
                 for pipe in (self._proc.stdin, self._proc.stderr):
-                    pipe.close()
+                    with contextlib.suppress(OSError):  # buffered frames to a killed ffmpeg
+                        pipe.close()
             elif self._cv is not None:
                 self._cv.release()
         finally:
