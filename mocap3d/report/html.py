@@ -37,7 +37,8 @@ td:first-child,th:first-child{text-align:left} .note{color:#8a5a00;background:#f
 padding:6px 10px;border-radius:4px} .small{font-size:.85em;color:#666}
 ul.links li{margin:2px 0} .cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{border:1px solid #e3e3e3;border-radius:6px;padding:8px;width:300px;background:#fff}
-.card img{width:100%;height:auto}
+.card img{width:100%;height:auto} header .small{color:#c8d3e6}
+.scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -140,7 +141,10 @@ def _table(t: Table, base: Path) -> str:
             cells.append(f"<td>{cell}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     caption = f"<caption>{e(t.caption)}</caption>" if t.caption else ""
-    out = f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    out = (
+        f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
     if t.csv is not None:
         out += f'<p class="small"><a href="{_href(t.csv, base)}">{e(t.csv.name)}</a> (CSV)</p>'
     return out

@@ -102,16 +102,16 @@ def trial_page(
         about.blocks.append(Text(f"Not available yet — {m}.", note=True))
     page.sections.append(about)
     if t.events:
-        takeoff = t.events.get("takeoff")
+        events = dict(sorted(t.events.items(), key=lambda kv: kv[1]))
+        takeoff = events.get("takeoff")
         ev = pd.DataFrame(
             {
-                "time_s": list(t.events.values()),
+                "time_s": list(events.values()),
                 "from_takeoff_ms": [
-                    (v - takeoff) * 1e3 if takeoff is not None else np.nan
-                    for v in t.events.values()
+                    (v - takeoff) * 1e3 if takeoff is not None else np.nan for v in events.values()
                 ],
             },
-            index=pd.Index(list(t.events), name="event"),
+            index=pd.Index(list(events), name="event"),
         )
         metrics = pd.DataFrame(
             {"value": list(t.metrics.values())}, index=pd.Index(list(t.metrics), name="metric")
