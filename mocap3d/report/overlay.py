@@ -295,12 +295,18 @@ def _write(
                 VideoSink(paths["grid"], gsize, options.playback_fps, options.codec)
             )
 
+        tracks_of: dict[str, np.ndarray] = {}
+        conf_of: dict[str, np.ndarray] = {}
+        if p2 is not None:
+            for c in cams:
+                one = p2.sel(view=c, individual=ind)
+                tracks_of[c] = one["position"].transpose("time", "keypoint", "space").values
+                conf_of[c] = one["confidence"].transpose("time", "keypoint").values
+
         def overlay(c: str, frame: np.ndarray, i: int | None, s: int) -> np.ndarray:
             tracks = conf = rp = None
-            if i is not None and p2 is not None:
-                one = p2.sel(view=c, individual=ind)
-                tracks = one["position"].isel(time=i).transpose("keypoint", "space").values
-                conf = one["confidence"].isel(time=i).values
+            if i is not None and c in tracks_of:
+                tracks, conf = tracks_of[c][i], conf_of[c][i]
             if i is not None and c in reproj:
                 rp = reproj[c][i]
             t = f"{times[i]:.4f} s {phase_at(times[i], trial.events)}" if i is not None else ""
@@ -326,16 +332,19 @@ def _write(
             tiles = []
             for c in cams:
                 j = int(frame_of[c][i])
-                shown = None
+                shown = tile_img = None
                 while j >= 0 and readers[c].next <= j:
                     k = readers[c].next
                     frame = readers[c].read()
                     if frame is None:
                         break
-                    emit(c, overlay(c, frame, i if k == j else None, scale))
+                    img = overlay(c, frame, i if k == j else None, scale)
+                    emit(c, img)
                     if k == j:
-                        shown = frame
-                tiles.append(overlay(c, shown, i, 1) if shown is not None else None)
+                        shown, tile_img = frame, img if scale == 1 else None
+                if shown is not None and tile_img is None:
+                    tile_img = overlay(c, shown, i, 1)
+                tiles.append(tile_img)
             if grid is not None:
                 img = np.zeros((grid.size[1], grid.size[0], 3), np.uint8)
                 for n, (c, t) in enumerate(zip(cams, tiles, strict=True)):
