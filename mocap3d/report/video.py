@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mocap3d.errors import InputError
+from mocap3d.io.atomic import new_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +147,7 @@ class VideoSink:
         try:
             if exc_type is None:
                 self._finish()
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp made it private
+                os.chmod(self._tmp, new_file_mode())  # mkstemp made it owner-only
                 os.replace(self._tmp, self.path)
             elif self._proc is not None:
                 self._proc.kill()

@@ -85,3 +85,17 @@ def test_missing_things_are_named(tmp_path, rng):
         store.read_dataset(path, "trials/t2/poses3d")
     with pytest.raises(InputError, match="invalid dataset group"):
         store.write_dataset(path, "../x", poses3d(rng))
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    """Derived files are readable like any new file (not owner-only like a temp file)."""
+    import os
+
+    from mocap3d.io.atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+        assert ((tmp_path / "a.txt").stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(old)
