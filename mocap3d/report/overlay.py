@@ -10,6 +10,7 @@ poses by the poses' ``frame_index`` (from sync) or, without it, row = video fram
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,10 +212,15 @@ def render_overlays(
     try:
         if base is not None:
             times = base["time"].values
-        else:
-            times = np.arange(max(r.n for r in readers.values())) / 500.0
+        else:  # videos only: the first camera's exposure times, else frame numbers
+            first = trial.exposures.get(cams[0])
+            n = readers[cams[0]].n
+            times = first[:n] if first is not None else np.arange(n, dtype=np.float64)
         fps = float(base.attrs.get("fps", 0)) if base is not None else 0.0
-        period = 1.0 / fps if fps > 0 else float(np.median(np.diff(times))) if times.size > 1 else 1
+        if fps > 0:
+            period = 1.0 / fps
+        else:
+            period = float(np.median(np.diff(times))) if times.size > 1 else 1.0
         frame_of = {}
         for c in cams:
             if p2 is not None and "frame_index" in p2:
@@ -268,7 +274,7 @@ def _write(
     options: OverlayOptions,
     progress: Progress | None,
 ) -> dict[str, Path]:
-    import contextlib
+    import cv2
 
     p2 = trial.poses2d
     suffix = video_suffix(options.codec)
@@ -350,8 +356,6 @@ def _write(
                 for n, (c, t) in enumerate(zip(cams, tiles, strict=True)):
                     y, x = divmod(n, ncols)
                     if t is None:
-                        import cv2
-
                         t = np.zeros((tile[1], tile[0], 3), np.uint8)
                         cv2.putText(t, f"{c}: no frame", (8, 20), 0, 0.45, (255, 255, 255), 1)
                     img[

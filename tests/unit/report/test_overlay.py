@@ -182,3 +182,15 @@ def test_no_videos_is_an_error(tmp_path):
     with pytest.raises(InputError, match="no videos"):
         render_overlays(tmp_path, trial, bones=[])
     assert dataclasses.replace(trial, name="u").name == "u"
+
+
+@pytest.mark.slow
+def test_videos_without_poses(rendered, tmp_path):
+    """Before tracking: the cameras side by side, one grid frame per video frame."""
+    trial = dataclasses.replace(rendered["trial"], poses2d=None, poses3d=None)
+    paths = render_overlays(
+        tmp_path, trial, bones=[], options=OverlayOptions(cameras=False, codec="mp4v")
+    )
+    assert list(paths) == ["grid"] and paths["grid"].suffix == ".mp4"
+    n_first = int((rendered["truth"]["video_frame"][0] >= 0).sum())
+    assert read_all(paths["grid"]).shape[:2] == (n_first, 2 * 128)
