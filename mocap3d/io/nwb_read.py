@@ -137,7 +137,9 @@ def _poses(
         for k, v in behavior.data_interfaces.items()
         if type(v).__name__ == "MultiCameraPoseEstimation"
     }
-    individuals = [m.skeleton.name for m in multi.values()]
+    individuals = [m.skeleton.name for m in multi.values()] or sorted(
+        behavior["Skeletons"].skeletons
+    )
     p3: list[Any] = []
     p2: list[Any] = []
     for m in multi.values():

@@ -247,7 +247,7 @@ def build_session(
     rig = rig or project.rig()
     cameras = cameras if cameras is not None else content.load_calibration(project)
     info = content.session_info(project, session, rig)
-    metrics = content.read_metrics(session.derived_path)
+    metrics = content.session_metrics(project, session)
     have = session.trials()
     names = list(trials) if trials is not None else have
     unknown = [t for t in names if t not in have]

@@ -16,6 +16,10 @@ group                           content
 ``metrics``                     one variable per metric along dim ``trial``
 ==============================  ==========================================================
 
+Where ``mocap3d analyze`` ran, its table (``PROJECT/outputs/analysis/metrics.h5``) gives the
+metrics and, without an ``events`` group, the jump events; without stored envelopes, they are
+computed from the raw EMG with the analysis' chain (:mod:`mocap3d.report.from_analysis`).
+
 Raw DAQ windows come from ``raw/daq.h5`` (raw volts with each channel's scale and offset),
 videos from ``raw/videos/<t>/``, the calibration from ``calibration/calibration.toml``.
 """
@@ -38,6 +42,8 @@ from mocap3d.errors import InputError
 from mocap3d.io.project import Project, Session
 from mocap3d.io.rawdaq import read_raw_daq_info, read_stream
 from mocap3d.io.session import list_datasets, read_dataset
+from mocap3d.report import from_analysis
+from mocap3d.report.from_analysis import envelopes_from_signals, events_from_metrics
 from mocap3d.results import SessionInfo, TrialResults
 from mocap3d.rig import Rig
 
@@ -126,6 +132,13 @@ def session_info(project: Project, session: Session, rig: Rig) -> SessionInfo:
 
 def _read(path: Path, groups: set[str], group: str) -> xr.Dataset | None:
     return read_dataset(path, group) if group in groups else None
+
+
+def session_metrics(project: Project, session: Session) -> pd.DataFrame:
+    """Metrics per trial (index ``trial``): the table of ``mocap3d analyze`` if there is one
+    (see :mod:`mocap3d.report.from_analysis`), else the session file's ``metrics`` group."""
+    table = from_analysis.session_metrics(project, session)
+    return table if table is not None else read_metrics(session.derived_path)
 
 
 def read_metrics(path: Path) -> pd.DataFrame:
@@ -235,8 +248,18 @@ def load_trial(
         with contextlib.suppress(InputError):
             videos[cam] = session.video_path(trial, cam)
     if metrics is None:
-        metrics = read_metrics(path)
-    row = metrics.loc[trial].to_dict() if trial in metrics.index else {}
+        metrics = session_metrics(project, session)
+    row = {k: _scalar(v) for k, v in metrics.loc[trial].items()} if trial in metrics.index else {}
+    daq = (
+        daq_window(session.raw_daq_path, rig, start, stop)
+        if signals and session.raw_daq_path.is_file()
+        else {}
+    )
+    if ev is not None:
+        events = {str(k): float(v) for k, v in ev.data_vars.items()}
+    else:
+        events = events_from_metrics(row)
+    envelopes = env["envelope"] if env is not None else envelopes_from_signals(daq)
     return TrialResults(
         name=trial,
         start_s=start,
@@ -244,12 +267,10 @@ def load_trial(
         poses2d=p2,
         poses3d=p3,
         angles=ang["angle"] if ang is not None else None,
-        signals=daq_window(session.raw_daq_path, rig, start, stop)
-        if signals and session.raw_daq_path.is_file()
-        else {},
-        envelopes=_with_muscles(env["envelope"], rig) if env is not None else None,
-        events={str(k): float(v) for k, v in ev.data_vars.items()} if ev is not None else {},
-        metrics={k: _scalar(v) for k, v in row.items()},
+        signals=daq,
+        envelopes=_with_muscles(envelopes, rig) if envelopes is not None else None,
+        events=events,
+        metrics=row,
         exposures=exposures,
         videos=videos,
         labels=session.labels(trial),

@@ -100,6 +100,9 @@ def trial_page(
         about.blocks.append(Text(TRUTH_NOTE.format(src=truth[0].split(": ", 1)[1]), note=True))
     for m in o.missing:
         about.blocks.append(Text(f"Not available yet — {m}.", note=True))
+    reasons = str(t.metrics.get("reasons", "") or "")
+    if reasons:
+        about.blocks.append(Text(f"Metrics the analysis could not compute: {reasons}", note=True))
     page.sections.append(about)
     if t.events:
         events = dict(sorted(t.events.items(), key=lambda kv: kv[1]))
@@ -113,8 +116,9 @@ def trial_page(
             },
             index=pd.Index(list(events), name="event"),
         )
+        shown = {k: v for k, v in t.metrics.items() if k != "reasons"}
         metrics = pd.DataFrame(
-            {"value": list(t.metrics.values())}, index=pd.Index(list(t.metrics), name="metric")
+            {"value": list(shown.values())}, index=pd.Index(list(shown), name="metric")
         )
         page.sections.append(
             Section("Events and metrics", [Table(ev, "jump events"), Table(metrics, "metrics")])
@@ -193,6 +197,46 @@ def session_page(result: SessionOutputs, *, info: SessionInfo, options: ReportOp
     return write_page(page, s.outputs_dir / "report.html", embed_images=options.embed_images)
 
 
+def key_metrics(table: pd.DataFrame, *, most: int = 12) -> list[str]:
+    """The metrics worth a group panel: the analysis' key metrics and first EMG latency when
+    present, else the first ``most`` numeric columns."""
+    from mocap3d.analysis.project import KEY_METRICS
+    from mocap3d.report.figures.groups import numeric_metrics
+
+    chosen = [m for m in KEY_METRICS if m in table.columns]
+    chosen += [c for c in table.columns if str(c).endswith("_latency_takeoff_ms")][:1]
+    if chosen:
+        return chosen
+    skip = ("session", "subject", "group", "trial", "trial_start_s")
+    return numeric_metrics(table, exclude=skip)[:most]
+
+
+def analysis_section(project: Project) -> Section | None:
+    """Links to what ``mocap3d analyze`` wrote, with its group comparisons and figures."""
+    folder = project.outputs_dir / "analysis"
+    if not folder.is_dir():
+        return None
+    blocks: list = []
+    comparisons = folder / "comparisons.csv"
+    if comparisons.is_file() and comparisons.stat().st_size > 1:
+        try:
+            table = pd.read_csv(comparisons)
+        except pd.errors.EmptyDataError:
+            table = pd.DataFrame()
+        if not table.empty and "metric" in table.columns:
+            blocks.append(Table(table.set_index("metric"), "group comparisons", comparisons))
+    for png in sorted(folder.glob("figures/*.png")):
+        if not png.name.startswith("trial_"):
+            blocks.append(Figure(png, png.stem.replace("_", " ")))
+    files = [
+        (p.name, p, "")
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in (".csv", ".h5", ".json")
+    ]
+    blocks.append(Links(files))
+    return Section("Analysis (mocap3d analyze)", blocks)
+
+
 def project_metrics(results: list[SessionOutputs]) -> pd.DataFrame:
     """All sessions' metrics in one table: session, subject, group, trial, then the metrics."""
     parts = []
@@ -246,7 +290,9 @@ def project_page(
     blocks: list = []
     if not table.empty:
         csv = write_csv(out / "metrics.csv", table, index=False)
-        fig = plot_group_metrics(table, group="group", subject="session")
+        fig = plot_group_metrics(
+            table, group="group", subject="session", metrics=key_metrics(table)
+        )
         blocks.append(
             _figure(
                 save_figure(fig, figs / "group_metrics", formats=options.formats),
@@ -257,6 +303,9 @@ def project_page(
     else:
         blocks.append(Text("No metrics yet — run `mocap3d analyze`.", note=True))
     page.sections.append(Section("Groups", blocks))
+    analysis = analysis_section(project)
+    if analysis is not None:
+        page.sections.append(analysis)
     cal: list = []
     if cameras is not None:
         fig = plot_camera_layout(cameras, platform_size_mm=rig.arena.platform_size_mm)

@@ -38,3 +38,42 @@ def test_exposures_come_from_sync_frame_maps(tmp_path_factory):
             # sync times the pulse's 50 % crossing: within half a 20 kHz sample of the edge
             assert np.abs(trial.exposures[view] - expected).max() < 30e-6
         assert trial.start_s == pytest.approx(t["pose_time_s"][0], abs=1e-3)
+
+
+def test_analysis_results_feed_the_report(tmp_path_factory):
+    """After `mocap3d analyze` (no stand-in): its angles, metrics and events, envelopes from the
+    analysis' EMG chain; the NWB file of that content is valid."""
+    import pynwb
+
+    from mocap3d.analysis.project import analyze_project
+    from mocap3d.io.nwb import write_nwb
+    from mocap3d.io.nwb_read import read_nwb
+    from mocap3d.report.content import session_info
+
+    src = shared_project(tmp_path_factory, videos=False)
+    root = tmp_path_factory.mktemp("analysed") / "project"
+    shutil.copytree(src.root, root, ignore=shutil.ignore_patterns("outputs", "derived"))
+    project = open_project(root)
+    session = project.sessions()[0]
+    analyze_project(project, poses="truth", figures=False)
+    truth = read_truth(session.root / "truth" / "truth.h5")
+    trials = [load_trial(project, session, name) for name in session.trials()]
+    for trial in trials:
+        t = truth.trials[trial.name]
+        assert trial.poses3d is None and trial.angles is not None
+        assert list(trial.angles["joint"].values)[:4] == t.angle_names
+        assert trial.events["takeoff"] == pytest.approx(t.events["takeoff"], abs=1e-3)
+        assert trial.metrics["jump_height_flight_mm"] == pytest.approx(
+            t.attrs["jump_height_flight_mm"], rel=0.05
+        )
+        assert list(trial.envelopes["channel"].values) == ["emg_ga", "emg_ta", "emg_vl", "emg_bf"]
+        assert list(trial.envelopes["muscle"].values)[0] == "gastrocnemius"
+    path = write_nwb(
+        tmp_path_factory.mktemp("nwb") / "s.nwb",
+        trials,
+        session=session_info(project, session, project.rig()),
+    )
+    assert pynwb.validate(path=str(path)) == []
+    back = read_nwb(path).trial(trials[0].name)
+    np.testing.assert_array_equal(back.angles.values, trials[0].angles.values)
+    assert back.events == trials[0].events and back.metrics["events_source"] == "force"
