@@ -67,7 +67,7 @@ def test_analysis_results_feed_the_report(tmp_path_factory):
             t.attrs["jump_height_flight_mm"], rel=0.05
         )
         assert list(trial.envelopes["channel"].values) == ["emg_ga", "emg_ta", "emg_vl", "emg_bf"]
-        assert list(trial.envelopes["muscle"].values)[0] == "gastrocnemius"
+        assert str(trial.envelopes["muscle"].values[0]) == "gastrocnemius"
     path = write_nwb(
         tmp_path_factory.mktemp("nwb") / "s.nwb",
         trials,
