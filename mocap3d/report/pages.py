@@ -211,6 +211,38 @@ def key_metrics(table: pd.DataFrame, *, most: int = 12) -> list[str]:
     return numeric_metrics(table, exclude=skip)[:most]
 
 
+def calibration_quality(project: Project) -> list:
+    """Blocks from ``mocap3d calibrate``'s quality report (``calibration/calibration-report/``):
+    per-camera errors and coverage, the board-geometry check, warnings and its figures."""
+    import json
+
+    folder = project.calibration_path.with_name(f"{project.calibration_path.stem}-report")
+    path = folder / "quality.json"
+    if not path.is_file():
+        return []
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    blocks: list = []
+    cams = doc.get("cameras", {})
+    if cams:
+        cols = ["rms_px", "median_px", "p95_px", "n_views", "n_observations", "coverage"]
+        table = pd.DataFrame({c: [v.get(c, np.nan) for v in cams.values()] for c in cols})
+        table.index = pd.Index(list(cams), name="camera")
+        blocks.append(Table(table, "reprojection error after adjustment, views, coverage"))
+    geo = doc.get("board_geometry", {})
+    if geo.get("n_pairs"):
+        blocks.append(
+            Text(
+                f"Board geometry check: adjacent corners {geo['median_mm']:.3f} mm apart "
+                f"(median; IQR {geo['iqr_mm']:.3f} mm) for {geo['square_length_mm']:g} mm "
+                f"squares ({geo['median_error_percent']:+.2f} %), {geo['n_pairs']} pairs."
+            )
+        )
+    blocks += [Text(f"Calibration warning: {w}", note=True) for w in doc.get("warnings", [])]
+    blocks += [Figure(p, p.stem.replace("_", " ")) for p in sorted(folder.glob("*.png"))]
+    blocks.append(Links([("quality.json", path, "the full quality report")]))
+    return blocks
+
+
 def analysis_section(project: Project) -> Section | None:
     """Links to what ``mocap3d analyze`` wrote, with its group comparisons and figures."""
     folder = project.outputs_dir / "analysis"
@@ -316,6 +348,7 @@ def project_page(
             )
         )
         cal.append(Links([("calibration.toml", project.calibration_path, "Anipose format")]))
+        cal += calibration_quality(project)
     else:
         cal.append(Text("No calibration yet — run `mocap3d calibrate`.", note=True))
     if extras.reprojection_errors:

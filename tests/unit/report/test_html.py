@@ -22,7 +22,7 @@ from mocap3d.report.html import Figure, Links, Page, Section, Table, Text, Video
 from mocap3d.report.overlay import OverlayOptions
 from mocap3d.report.pages import ProjectExtras
 from mocap3d.simulate.truth import read_truth
-from tests.fixtures.outputs_project import shared_project
+from tests.fixtures.outputs_project import shared_project, write_calibration_report
 from tests.unit.report.chromium import chromium, find_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -61,6 +61,7 @@ def test_page_escapes_text_and_links_relatively(tmp_path):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     project = shared_project(tmp_path_factory, videos=True)
+    write_calibration_report(project)
     truth = read_truth(project.sessions()[0].root / "truth" / "truth.h5")
     trial = truth.trials["trial_001"]
     err = np.linalg.norm(trial["tracks"] - trial["uv"], axis=-1)
@@ -108,6 +109,8 @@ def test_every_output_is_written_and_linked(built):
         assert targets, page
         missing = [p for p in targets if not p.exists()]
         assert not missing, (page, missing)
+    project_page = built["page"].read_text(encoding="utf-8")
+    assert "Board geometry check" in project_page and "coverage.png" in project_page
     trial_page = session.trials[0].report.read_text(encoding="utf-8")
     assert "simulator&#x27;s ground truth" in trial_page  # the stand-in says what it is
     for name in ("timeline.png", "grid.mp4", "trial_001.csv", "trial_001.nwb", "mouse01.nwb"):
