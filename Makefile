@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE = 1
 export MPLBACKEND = Agg
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test lint typecheck pytest install install-dev bench clean
+.PHONY: demo test lint typecheck pytest install install-dev bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev
+# The HTML report tests load pages in headless Chromium (Debian's package).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+pytest: install-dev chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

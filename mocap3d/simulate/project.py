@@ -72,6 +72,16 @@ def _scaled_rig(rig_path: Path, scale: float, out: Path) -> Path:
     return out
 
 
+SIMULATED_SUBJECT = {"species": "Mus musculus", "sex": "U", "age": "P12W"}
+"""The ``[subject]`` table of a simulated session (NWB/DANDI want species, sex and age)."""
+
+
+def _describe_subject(manifest: Path) -> None:
+    doc = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    doc["subject"] = dict(SIMULATED_SUBJECT)
+    write_text_atomic(manifest, tomli_w.dumps(doc))
+
+
 def simulate_project(
     root: str | Path,
     *,
@@ -157,6 +167,7 @@ def simulate_project(
                 notes="simulated by mocap3d.simulate",
                 trial_labels={t.name: {"group": group.name} for t in trials},
             )
+            _describe_subject(session.manifest_path)
             report(progress, index - 1, n_sessions, "sessions")
             plan = plan_session(
                 rig_obj,

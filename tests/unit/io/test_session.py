@@ -87,15 +87,15 @@ def test_missing_things_are_named(tmp_path, rng):
         store.write_dataset(path, "../x", poses3d(rng))
 
 
-def test_atomic_files_get_normal_permissions(tmp_path):
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    """Derived files are readable like any new file (not owner-only like a temp file)."""
     import os
-    import stat
 
     from mocap3d.io.atomic import write_text_atomic
 
-    umask = os.umask(0o022)
+    old = os.umask(0o022)
     try:
         write_text_atomic(tmp_path / "a.txt", "x")
+        assert ((tmp_path / "a.txt").stat().st_mode & 0o777) == 0o644
     finally:
-        os.umask(umask)
-    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+        os.umask(old)
