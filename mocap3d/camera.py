@@ -31,6 +31,11 @@ LensModel = Literal["pinhole", "fisheye"]
 _N_PINHOLE = 8  # k1 k2 p1 p2 k3 k4 k5 k6
 _N_FISHEYE = 4  # k1 k2 k3 k4
 _UNDISTORT_TOL_PX = 1e-3
+# Undistortion stops iterating once every point's step is below these (normalised units):
+# OpenCV's fixed-point iteration until steps < _START_TOL, then Newton until steps <
+# _NEWTON_TOL; Newton converges quadratically, so the error left is ~1e-16 (~1e-13 px).
+_START_TOL = 1e-4
+_NEWTON_TOL = 1e-8
 
 
 def _readonly(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -307,7 +312,11 @@ def _undistort_pinhole(
             radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
             dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
             dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-            x, y = (xd - dx) / radial, (yd - dy) / radial
+            x_new, y_new = (xd - dx) / radial, (yd - dy) / radial
+            settled = not _moving(x_new - x, y_new - y, _START_TOL)
+            x, y = x_new, y_new
+            if settled:
+                break
         for _ in range(newton):
             r2 = x * x + y * y
             a = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
@@ -322,9 +331,23 @@ def _undistort_pinhole(
             j12 = 2 * x * y * drad + 2 * p1 * x + 2 * p2 * y
             j22 = rad + 2 * y * y * drad + 6 * p1 * y + 2 * p2 * x
             det = j11 * j22 - j12 * j12
-            x = x - (j22 * fx - j12 * fy) / det
-            y = y - (j11 * fy - j12 * fx) / det
+            step_x = (j22 * fx - j12 * fy) / det
+            step_y = (j11 * fy - j12 * fx) / det
+            x = x - step_x
+            y = y - step_y
+            if not _moving(step_x, step_y, _NEWTON_TOL):
+                break
     return x, y
+
+
+def _moving(dx: np.ndarray, dy: np.ndarray, tol: float) -> bool:
+    """Whether any step is larger than ``tol``; NaN steps (uninvertible points) count as done.
+
+    Lets the iterations stop as soon as every point has converged, instead of always running
+    the maximum number of iterations.
+    """
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(dx) > tol).any() or (np.abs(dy) > tol).any())
 
 
 def _distort_fisheye(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +370,10 @@ def _undistort_fisheye(
             t2 = theta * theta
             f = theta * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3])))) - theta_d
             df = 1 + t2 * (3 * k[0] + t2 * (5 * k[1] + t2 * (7 * k[2] + t2 * 9 * k[3])))
-            theta = theta - f / df
+            step = f / df
+            theta = theta - step
+            if not _moving(step, step, _NEWTON_TOL):
+                break
         theta = np.where((theta >= 0) & (theta < np.pi / 2), theta, np.nan)
         scale = np.where(theta_d > 1e-8, np.tan(theta) / theta_d, 1.0)
     return xd * scale, yd * scale
