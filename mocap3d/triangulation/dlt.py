@@ -127,7 +127,7 @@ def view_normal_equations(xy: np.ndarray, weight: np.ndarray, extrinsics: np.nda
 
 
 def _solve_shifted(m: list[np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``X = −(A₃ − λI)⁻¹ m`` by cofactors; returns (x0, x1, x2, det)."""
+    """``X = −(A₃ − λI)⁻¹ m`` by cofactors; returns (x0, x1, x2, positive_definite)."""
     a00, a01, a02, m0, a11, a12, m1, a22, m2, _ = m
     b00, b11, b22 = a00 - lam, a11 - lam, a22 - lam
     c00 = b11 * b22 - a12 * a12
@@ -140,20 +140,39 @@ def _solve_shifted(m: list[np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, ..
     x0 = -(c00 * m0 + c01 * m1 + c02 * m2) / det
     x1 = -(c01 * m0 + c11 * m1 + c12 * m2) / det
     x2 = -(c02 * m0 + c12 * m1 + c22 * m2) / det
-    return x0, x1, x2, det
+    return x0, x1, x2, (b00 > 0) & (c22 > 0) & (det > 0)
 
 
-def _newton(m: list[np.ndarray], lam: np.ndarray, steps: int) -> tuple[np.ndarray, ...]:
-    """``steps`` Newton steps on the secular equation; returns (x0, x1, x2, lam, step)."""
+def _newton(m: list[np.ndarray], state: tuple[np.ndarray, ...], steps: int) -> tuple:
+    """Safeguarded Newton steps on the secular equation ``h(λ) = λ − s − mᵀX(λ) = 0``.
+
+    ``h`` is increasing and convex below the smallest eigenvalue μ₁ of ``A₃`` (where
+    ``A₃ − λI`` is positive definite), and its root there is the smallest eigenvalue of ``M``.
+    Newton from the left overshoots, possibly past μ₁ onto another eigenvalue's branch; so
+    each point keeps a bracket ``[lo, hi]`` around the root (``hi`` where ``h > 0`` or
+    ``A₃ − λI`` is not positive definite) and bisects when a step leaves it.
+
+    ``state`` and the result are (lam, lo, hi, step).
+    """
     s = m[9]
-    x0 = x1 = x2 = step = lam
+    lam, lo, hi, step = state
     for _ in range(steps):
-        x0, x1, x2, _ = _solve_shifted(m, lam)
+        x0, x1, x2, pd = _solve_shifted(m, lam)
         h = lam - s - (m[3] * x0 + m[6] * x1 + m[8] * x2)
-        step = h / (1.0 + x0 * x0 + x1 * x1 + x2 * x2)
-        lam = lam - step
-    x0, x1, x2, _ = _solve_shifted(m, lam)
-    return x0, x1, x2, lam, step
+        right = ~pd | (h > 0)
+        hi = np.where(right, np.minimum(hi, lam), hi)
+        lo = np.where(right, lo, np.maximum(lo, lam))
+        newton = lam - h / (1.0 + x0 * x0 + x1 * x1 + x2 * x2)
+        inside = pd & (newton > lo) & (newton < hi)
+        new = np.where(inside, newton, 0.5 * (lo + hi))
+        step = new - lam
+        lam = new
+    return lam, lo, hi, step
+
+
+def _points_at(m: list[np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x0, x1, x2, pd = _solve_shifted(m, lam)
+    return np.stack([x0, x1, x2], axis=-1), pd
 
 
 def solve_normal_equations(normal: np.ndarray) -> np.ndarray:
@@ -176,17 +195,17 @@ def solve_normal_equations(normal: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     m = [normal[:, k] for k in range(10)]
-    scale = m[0] + m[4] + m[7] + m[9]  # trace
+    tol = _STEP_TOL * np.abs(m[0] + m[4] + m[7] + m[9])  # relative to the trace
+    start = (np.zeros(n), np.full(n, -np.inf), np.full(n, np.inf), np.full(n, np.inf))
     with np.errstate(all="ignore"):
-        x0, x1, x2, lam, step = _newton(m, np.zeros(n), _FAST_STEPS)
-        todo = ~(np.abs(step) <= _STEP_TOL * scale)
-        out[:, 0], out[:, 1], out[:, 2] = x0, x1, x2
-        idx = np.flatnonzero(todo)
-        if idx.size:
+        state = _newton(m, start, _FAST_STEPS)
+        out[:], pd = _points_at(m, state[0])
+        idx = np.flatnonzero(~(pd & (np.abs(state[3]) <= tol)))
+        if idx.size:  # the few that need more steps
             sub = [a[idx] for a in m]
-            y0, y1, y2, _, step2 = _newton(sub, lam[idx], _MAX_STEPS - _FAST_STEPS)
-            out[idx] = np.stack([y0, y1, y2], axis=-1)
-            still = idx[~(np.abs(step2) <= _STEP_TOL * scale[idx])]
+            state = _newton(sub, tuple(a[idx] for a in state), _MAX_STEPS - _FAST_STEPS)
+            out[idx], pd = _points_at(sub, state[0])
+            still = idx[~(pd & (np.abs(state[3]) <= tol[idx]))]
             if still.size:
                 out[still] = _eigh_points(normal[still])
     out[~np.isfinite(out).all(axis=1)] = np.nan

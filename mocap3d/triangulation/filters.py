@@ -94,20 +94,21 @@ def _points(ds: xr.Dataset) -> np.ndarray:
 
 
 def _with_points(ds: xr.Dataset, points: np.ndarray, step: str) -> xr.Dataset:
+    """``ds`` with new positions; points set to NaN or filled lose their camera support."""
     T, K, ind = ds.sizes["time"], ds.sizes["keypoint"], ds.sizes["individual"]
     new = ds.copy()
     new["position"] = (
         ("time", "space", "keypoint", "individual"),
         points.reshape(T, K, ind, 3).transpose(0, 3, 1, 2),
     )
-    gone = ~np.isfinite(points[..., 0]).reshape(T, K, ind)
+    was = np.isfinite(_points(ds)[..., 0]).reshape(T, K, ind)
+    now = np.isfinite(points[..., 0]).reshape(T, K, ind)
+    unsupported = xr.DataArray(~(was & now), dims=("time", "keypoint", "individual"))
     for var in ("reprojection_error", "score"):
         if var in new:
-            new[var] = new[var].where(~xr.DataArray(gone, dims=("time", "keypoint", "individual")))
+            new[var] = new[var].where(~unsupported)
     if "n_views" in new:
-        nv = new["n_views"].transpose("time", "keypoint", "individual").values.copy()
-        nv[gone] = 0
-        new["n_views"] = (("time", "keypoint", "individual"), nv)
+        new["n_views"] = new["n_views"].where(~unsupported, 0).astype(np.int16)
     history = str(ds.attrs.get("history", ""))
     new.attrs["history"] = (history + "\n" if history else "") + step
     return validate_poses3d(new)

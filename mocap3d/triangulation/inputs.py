@@ -126,15 +126,12 @@ def check_keypoints(poses2d: xr.Dataset, *, min_score: float) -> None:
     pairs = (good.sum("view") >= 2).any("time")  # (keypoint, individual)
     per_view = good.any("time")  # (view, keypoint, individual)
     problems = []
-    for k in poses2d.keypoint.values:
-        for i in poses2d.individual.values:
+    views = [str(v) for v in poses2d.view.values]
+    for k in map(str, poses2d.keypoint.values):
+        for i in map(str, poses2d.individual.values):
             if bool(pairs.sel(keypoint=k, individual=i)):
                 continue
-            seen = [
-                str(v)
-                for v in poses2d.view.values
-                if bool(per_view.sel(view=v, keypoint=k, individual=i))
-            ]
+            seen = [v for v in views if bool(per_view.sel(view=v, keypoint=k, individual=i))]
             who = f" of {i!r}" if poses2d.sizes["individual"] > 1 else ""
             where = f"only by {seen}" if seen else "by no camera"
             problems.append(f"{k!r}{who} is seen {where}")

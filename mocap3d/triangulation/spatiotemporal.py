@@ -395,7 +395,7 @@ def fill_gaps(points: np.ndarray) -> np.ndarray:
     X = np.array(points, dtype=np.float64, copy=True)
     T, P, _ = X.shape
     frames = np.arange(T)
-    ok: np.ndarray = np.isfinite(X).all(axis=-1)  # (T, P)
+    ok = np.all(np.isfinite(X), axis=-1)  # (T, P)
     for p in range(P):  # one trajectory at a time: P is the number of keypoints, not points
         good = ok[:, p]
         if good.all() or not good.any():
