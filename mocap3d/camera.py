@@ -33,9 +33,10 @@ _N_FISHEYE = 4  # k1 k2 k3 k4
 _UNDISTORT_TOL_PX = 1e-3
 # Undistortion stops iterating once every point's step is below these (normalised units):
 # OpenCV's fixed-point iteration until steps < _START_TOL, then Newton until steps <
-# _NEWTON_TOL; Newton converges quadratically, so the error left is ~1e-16 (~1e-13 px).
+# _NEWTON_TOL; Newton converges quadratically: after a step s the error left is ~κ s² with
+# κ = |f''/2f'| < 1 for real lenses, i.e. < 1e-12 (~1e-9 px).
 _START_TOL = 1e-4
-_NEWTON_TOL = 1e-8
+_NEWTON_TOL = 1e-6
 
 
 def _readonly(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -216,16 +217,20 @@ class Camera:
         K = self.K
         xd = (uv[..., 0] - K[0, 2]) / K[0, 0]
         yd = (uv[..., 1] - K[1, 2]) / K[1, 1]
+        coeffs = self._coeffs()
         if self.model == "pinhole":
-            x, y = _undistort_pinhole(xd, yd, self._coeffs())
-            rx, ry = _distort_pinhole(x, y, self._coeffs())
+            x, y, converged = _undistort_pinhole(xd, yd, coeffs)
         else:
-            x, y = _undistort_fisheye(xd, yd, self._coeffs())
-            rx, ry = _distort_fisheye(x, y, self._coeffs())
+            x, y, converged = _undistort_fisheye(xd, yd, coeffs)
+        out = np.stack([x, y], axis=-1)
+        if converged:  # every Newton step ended below _NEWTON_TOL: the residual is ~0
+            out[~np.isfinite(out).all(axis=-1)] = np.nan
+            return out
+        distort = _distort_pinhole if self.model == "pinhole" else _distort_fisheye
+        rx, ry = distort(x, y, coeffs)
         err = np.hypot((rx - xd) * K[0, 0], (ry - yd) * K[1, 1])
         with np.errstate(invalid="ignore"):
             bad = ~(err <= _UNDISTORT_TOL_PX)
-        out = np.stack([x, y], axis=-1)
         out[bad] = np.nan
         return out
 
@@ -303,7 +308,8 @@ def _distort_pinhole(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.nd
 
 def _undistort_pinhole(
     xd: np.ndarray, yd: np.ndarray, k: np.ndarray, *, fixed_point: int = 8, newton: int = 12
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Normalised distorted → undistorted coordinates; also whether Newton converged for all."""
     k1, k2, p1, p2, k3, k4, k5, k6 = k
     x, y = xd.copy(), yd.copy()
     with np.errstate(all="ignore"):
@@ -336,8 +342,8 @@ def _undistort_pinhole(
             x = x - step_x
             y = y - step_y
             if not _moving(step_x, step_y, _NEWTON_TOL):
-                break
-    return x, y
+                return x, y, True
+    return x, y, False
 
 
 def _moving(dx: np.ndarray, dy: np.ndarray, tol: float) -> bool:
@@ -362,9 +368,11 @@ def _distort_fisheye(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.nd
 
 def _undistort_fisheye(
     xd: np.ndarray, yd: np.ndarray, k: np.ndarray, *, newton: int = 20
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Normalised distorted → undistorted coordinates; also whether Newton converged for all."""
     theta_d = np.hypot(xd, yd)
     theta = theta_d.copy()
+    converged = False
     with np.errstate(all="ignore"):
         for _ in range(newton):
             t2 = theta * theta
@@ -373,10 +381,11 @@ def _undistort_fisheye(
             step = f / df
             theta = theta - step
             if not _moving(step, step, _NEWTON_TOL):
+                converged = True
                 break
         theta = np.where((theta >= 0) & (theta < np.pi / 2), theta, np.nan)
         scale = np.where(theta_d > 1e-8, np.tan(theta) / theta_d, 1.0)
-    return xd * scale, yd * scale
+    return xd * scale, yd * scale, converged
 
 
 # ---------------------------------------------------------------------------- groups

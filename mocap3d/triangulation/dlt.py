@@ -28,9 +28,9 @@ from mocap3d.camera import CameraGroup
 
 # upper triangle of a symmetric 4×4 matrix, row-major: 00 01 02 03 11 12 13 22 23 33
 _TRIU = np.triu_indices(4)
-_FAST_STEPS = 2  # Newton steps on all points before only the unconverged ones continue
-_MAX_STEPS = 40
-_STEP_TOL = 1e-13  # relative change of the eigenvalue
+_FAST_STEPS = 3  # Newton steps on all points before only the unconverged ones continue
+_MAX_STEPS = 12  # then LAPACK for the few left (eigenvalues too close to converge fast)
+_STEP_TOL = 2e-12  # eigenvalue step, relative to the trace (~ the rounding noise of h)
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,23 @@ def _solve_shifted(m: list[np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, ..
     return x0, x1, x2, (b00 > 0) & (c22 > 0) & (det > 0)
 
 
+def _plain_newton(m: list[np.ndarray], steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps from λ = 0 without safeguards; returns (lam, last step).
+
+    Enough for almost every point; a point whose iteration jumped past μ₁ ends where
+    ``A₃ − λI`` is not positive definite and is redone by :func:`_newton`.
+    """
+    s = m[9]
+    lam = np.zeros_like(s)
+    step = np.full_like(s, np.inf)
+    for _ in range(steps):
+        x0, x1, x2, _ = _solve_shifted(m, lam)
+        h = lam - s - (m[3] * x0 + m[6] * x1 + m[8] * x2)
+        step = h / (1.0 + x0 * x0 + x1 * x1 + x2 * x2)
+        lam = lam - step
+    return lam, step
+
+
 def _newton(m: list[np.ndarray], state: tuple[np.ndarray, ...], steps: int) -> tuple:
     """Safeguarded Newton steps on the secular equation ``h(λ) = λ − s − mᵀX(λ) = 0``.
 
@@ -175,13 +192,16 @@ def _points_at(m: list[np.ndarray], lam: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.stack([x0, x1, x2], axis=-1), pd
 
 
-def solve_normal_equations(normal: np.ndarray) -> np.ndarray:
+def solve_normal_equations(normal: np.ndarray, *, exact: bool = True) -> np.ndarray:
     """Smallest eigenvector of each DLT normal matrix, as a 3D point.
 
     Parameters
     ----------
     normal : ndarray, (n_points, 10)
         Upper triangles of symmetric positive semi-definite 4×4 matrices.
+    exact : bool
+        False: the linear least-squares point ``A₃X = −m`` instead (minimises ``‖A (X, 1)‖``;
+        one 3×3 solve, no iteration — close to the DLT point, e.g. for RANSAC proposals).
 
     Returns
     -------
@@ -195,15 +215,21 @@ def solve_normal_equations(normal: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     m = [normal[:, k] for k in range(10)]
+    if not exact:
+        with np.errstate(all="ignore"):
+            out[:], pd = _points_at(m, np.zeros(n))
+        out[~pd] = np.nan
+        return out
     tol = _STEP_TOL * np.abs(m[0] + m[4] + m[7] + m[9])  # relative to the trace
-    start = (np.zeros(n), np.full(n, -np.inf), np.full(n, np.inf), np.full(n, np.inf))
     with np.errstate(all="ignore"):
-        state = _newton(m, start, _FAST_STEPS)
-        out[:], pd = _points_at(m, state[0])
-        idx = np.flatnonzero(~(pd & (np.abs(state[3]) <= tol)))
-        if idx.size:  # the few that need more steps
+        lam, step = _plain_newton(m, _FAST_STEPS)
+        out[:], pd = _points_at(m, lam)
+        idx = np.flatnonzero(~(pd & (np.abs(step) <= tol)))
+        if idx.size:  # the few left: safeguarded, from the start
             sub = [a[idx] for a in m]
-            state = _newton(sub, tuple(a[idx] for a in state), _MAX_STEPS - _FAST_STEPS)
+            k = idx.size
+            start = (np.zeros(k), np.full(k, -np.inf), np.full(k, np.inf), np.full(k, np.inf))
+            state = _newton(sub, start, _MAX_STEPS)
             out[idx], pd = _points_at(sub, state[0])
             still = idx[~(pd & (np.abs(state[3]) <= tol[idx]))]
             if still.size:
@@ -251,11 +277,19 @@ def dlt_normalised(
         World points, mm.
     """
     contrib = view_normal_equations(xy, weight, extrinsics)
-    points = solve_normal_equations(contrib.sum(axis=0))
     with np.errstate(invalid="ignore"):
         n = ((weight > 0) & np.isfinite(xy[..., 0]) & np.isfinite(xy[..., 1])).sum(axis=0)
-    points[n < min_views] = np.nan
-    return points
+    return solve_points(contrib.sum(axis=0), n >= min_views)
+
+
+def solve_points(normal: np.ndarray, valid: np.ndarray, *, exact: bool = True) -> np.ndarray:
+    """:func:`solve_normal_equations` for the ``valid`` points only; NaN elsewhere, (n, 3)."""
+    out = np.full((normal.shape[0], 3), np.nan)
+    idx = np.flatnonzero(valid)
+    if idx.size == normal.shape[0]:
+        return solve_normal_equations(normal, exact=exact)
+    out[idx] = solve_normal_equations(normal[idx], exact=exact)
+    return out
 
 
 def view_errors(group: CameraGroup, points: np.ndarray, uv: np.ndarray) -> np.ndarray:

@@ -108,39 +108,33 @@ def check_cameras(poses2d: xr.Dataset, calibration: CameraGroup) -> CameraGroup:
     return calibration.subset(views)
 
 
-def usable(poses2d: xr.Dataset, *, min_score: float) -> xr.DataArray:
-    """Observations good enough to use: finite position and confidence ≥ ``min_score``.
-
-    Returns a bool DataArray (view, time, keypoint, individual).
-    """
-    finite = np.isfinite(poses2d.position).all("space")
-    conf = poses2d.confidence
-    with np.errstate(invalid="ignore"):
-        good = finite & (conf.fillna(1.0 if min_score <= 0 else 0.0) >= min_score)
-    return good
-
-
 def check_keypoints(poses2d: xr.Dataset, *, min_score: float) -> None:
     """Raise if a keypoint (of any individual) is never seen by two cameras in one frame."""
-    good = usable(poses2d, min_score=min_score)
-    pairs = (good.sum("view") >= 2).any("time")  # (keypoint, individual)
-    per_view = good.any("time")  # (view, keypoint, individual)
-    problems = []
+    pos = poses2d.position.transpose("view", "time", "space", "keypoint", "individual").values
+    conf = poses2d.confidence.transpose("view", "time", "keypoint", "individual").values
+    conf = np.where(np.isnan(conf), 1.0, conf)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(pos[:, :, 0]) & np.isfinite(pos[:, :, 1]) & (conf >= min_score)
+        good &= conf > 0
+    pairs = (good.sum(axis=0) >= 2).any(axis=0)  # (keypoint, individual)
+    if pairs.all():
+        return
+    per_view = good.any(axis=1)  # (view, keypoint, individual)
     views = [str(v) for v in poses2d.view.values]
-    for k in map(str, poses2d.keypoint.values):
-        for i in map(str, poses2d.individual.values):
-            if bool(pairs.sel(keypoint=k, individual=i)):
+    problems = []
+    for k, kp in enumerate(map(str, poses2d.keypoint.values)):
+        for i, ind in enumerate(map(str, poses2d.individual.values)):
+            if pairs[k, i]:
                 continue
-            seen = [v for v in views if bool(per_view.sel(view=v, keypoint=k, individual=i))]
-            who = f" of {i!r}" if poses2d.sizes["individual"] > 1 else ""
+            seen = [v for c, v in enumerate(views) if per_view[c, k, i]]
+            who = f" of {ind!r}" if poses2d.sizes["individual"] > 1 else ""
             where = f"only by {seen}" if seen else "by no camera"
-            problems.append(f"{k!r}{who} is seen {where}")
-    if problems:
-        raise InputError(
-            "keypoint(s) with no data to triangulate — never seen by two cameras in the same "
-            f"frame with confidence ≥ {min_score:g}: " + "; ".join(problems) + ". Check the "
-            "tracking of these keypoints, lower --min-score, or drop them from the tracks"
-        )
+            problems.append(f"{kp!r}{who} is seen {where}")
+    raise InputError(
+        "keypoint(s) with no data to triangulate — never seen by two cameras in the same "
+        f"frame with confidence ≥ {min_score:g}: " + "; ".join(problems) + ". Check the "
+        "tracking of these keypoints, lower --min-score, or drop them from the tracks"
+    )
 
 
 def bone_indices(

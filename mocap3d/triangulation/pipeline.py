@@ -64,7 +64,7 @@ class Chunk:
 def _weights(conf: np.ndarray, uv: np.ndarray, min_score: float, weighted: bool) -> np.ndarray:
     conf = np.where(np.isnan(conf), 1.0, conf)  # a position without a score counts as sure
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(uv).all(axis=-1) & (conf >= min_score) & (conf > 0)
+        ok = np.isfinite(uv[..., 0]) & np.isfinite(uv[..., 1]) & (conf >= min_score) & (conf > 0)
     return np.where(ok, conf if weighted else 1.0, 0.0)
 
 

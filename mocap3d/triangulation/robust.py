@@ -24,7 +24,7 @@ from mocap3d.camera import CameraGroup
 from mocap3d.errors import InputError
 from mocap3d.triangulation.dlt import (
     Triangulated,
-    solve_normal_equations,
+    solve_points,
     view_errors,
     view_normal_equations,
 )
@@ -106,13 +106,14 @@ def consensus_inliers(
     n_pts = observed.shape[1]
     if n_pts == 0 or len(pairs) == 0:
         return np.zeros_like(observed)
+    both = observed[pairs[:, 0]] & observed[pairs[:, 1]]  # (H, N)
     normal = contrib[pairs[:, 0]] + contrib[pairs[:, 1]]  # (H, N, 10)
-    cand = solve_normal_equations(normal.reshape(-1, 10)).reshape(len(pairs), n_pts, 3)
+    cand = solve_points(normal.reshape(-1, 10), both.reshape(-1), exact=False)
+    cand = cand.reshape(len(pairs), n_pts, 3)
     e2 = _squared_errors(extrinsics, focal, cand, xy)  # (H, C, N)
     tau2 = float(threshold_px) ** 2
     with np.errstate(invalid="ignore"):
         cost = np.where(observed[None], np.minimum(e2, tau2), 0.0).sum(axis=1)  # (H, N)
-    both = observed[pairs[:, 0]] & observed[pairs[:, 1]]
     cost[~both | ~np.isfinite(cost)] = np.inf
     best = np.argmin(cost, axis=0)
     e2_best = np.take_along_axis(e2, best[None, None, :], axis=0)[0]  # (C, N)
@@ -178,21 +179,39 @@ def triangulate_robust(
     extrinsics = group.extrinsics
     focal = np.array([[c.K[0, 0], c.K[1, 1]] for c in group.cameras])
     contrib = view_normal_equations(xy, w, extrinsics)
-    inliers = consensus_inliers(contrib, observed, xy, extrinsics, focal, threshold_px=threshold_px)
     tau2 = float(threshold_px) ** 2
-    points = np.full((flat_uv.shape[1], 3), np.nan)
-    for refit in range(_REFITS + 1):
-        normal = np.einsum("cnk,cn->nk", contrib, inliers.astype(np.float64))
-        points = solve_normal_equations(normal)
-        points[inliers.sum(axis=0) < min_views] = np.nan
-        if refit == _REFITS:
-            break
-        e2 = _squared_errors(extrinsics, focal, points[None], xy)[0]
-        with np.errstate(invalid="ignore"):
-            again = observed & (e2 < tau2)
-        if np.array_equal(again, inliers):
-            break
-        inliers = again
+    # every camera first: a point whose truncated cost Σ e² stays below τ² cannot do better
+    # by rejecting a camera (that alone costs τ²), so all its cameras are the consensus
+    n_obs = observed.sum(axis=0)
+    points = solve_points(contrib.sum(axis=0), n_obs >= min_views)
+    e2 = _squared_errors(extrinsics, focal, points[None], xy)[0]
+    with np.errstate(invalid="ignore"):
+        inliers = observed & (e2 < tau2)
+        agree = np.where(observed, e2, 0.0).sum(axis=0) < tau2
+    disputed = np.flatnonzero(~agree | np.isnan(points[:, 0]) | (inliers != observed).any(axis=0))
+    if disputed.size:  # pairs propose, all cameras vote
+        inliers[:, disputed] = consensus_inliers(
+            contrib[:, disputed],
+            observed[:, disputed],
+            xy[:, disputed],
+            extrinsics,
+            focal,
+            threshold_px=threshold_px,
+        )
+        todo = disputed
+        for refit in range(_REFITS + 1):  # refit on the inliers; cameras may join or leave
+            normal = np.einsum("cnk,cn->nk", contrib[:, todo], inliers[:, todo].astype(float))
+            points[todo] = solve_points(normal, inliers[:, todo].sum(axis=0) >= min_views)
+            if refit == _REFITS:
+                break
+            e2 = _squared_errors(extrinsics, focal, points[None, todo], xy[:, todo])[0]
+            with np.errstate(invalid="ignore"):
+                again = observed[:, todo] & (e2 < tau2)
+            changed = (again != inliers[:, todo]).any(axis=0)
+            if not changed.any():
+                break
+            inliers[:, todo] = again
+            todo = todo[changed]
     points[inliers.sum(axis=0) < min_views] = np.nan
     used = inliers & np.isfinite(points[:, 0])
     err = view_errors(group, points, flat_uv)

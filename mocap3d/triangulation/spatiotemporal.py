@@ -96,13 +96,13 @@ class _Normal:
         return d
 
     def matvec(self, v: np.ndarray, damping: np.ndarray) -> np.ndarray:
-        out = (self.blocks * v[:, :, None, :]).sum(axis=-1)
+        out = np.einsum("tpde,tpe->tpd", self.blocks, v)
         out += self.w_smooth * _smoothness_gradient(v) + damping * v
         if len(self.bone_a):
-            kb = (self.bone_k * v[:, self.bone_b, None, :]).sum(axis=-1)
-            ka = (self.bone_k * v[:, self.bone_a, None, :]).sum(axis=-1)
-            _add_at_points(out, self.bone_a, -kb)
-            _add_at_points(out, self.bone_b, -ka)
+            kb = np.einsum("tbde,tbe->tbd", self.bone_k, v[:, self.bone_b])
+            ka = np.einsum("tbde,tbe->tbd", self.bone_k, v[:, self.bone_a])
+            out -= _to_points(kb, self.bone_a, out.shape[1])
+            out -= _to_points(ka, self.bone_b, out.shape[1])
         return out
 
     def preconditioner(self, damping: np.ndarray) -> np.ndarray:
@@ -149,25 +149,29 @@ class _Normal:
         r = rhs.copy()
         z = precond(r)
         p = z.copy()
-        rz = float((r * z).sum())
-        stop = rtol * float(np.sqrt((rhs * rhs).sum()))
+        rz = float(np.vdot(r, z))
+        stop = rtol * float(np.sqrt(np.vdot(rhs, rhs)))
         for _ in range(_CG_MAX_ITER):
             hp = self.matvec(p, damping)
-            alpha = rz / float((p * hp).sum())
+            alpha = rz / float(np.vdot(p, hp))
             x += alpha * p
             r -= alpha * hp
-            if float(np.sqrt((r * r).sum())) <= stop:
+            if float(np.sqrt(np.vdot(r, r))) <= stop:
                 break
             z = precond(r)
-            rz_new = float((r * z).sum())
+            rz_new = float(np.vdot(r, z))
             p = z + (rz_new / rz) * p
             rz = rz_new
         return x
 
 
-def _add_at_points(out: np.ndarray, points: np.ndarray, values: np.ndarray) -> None:
-    """``out[:, points] += values`` for (T, P, ...) arrays, adding up repeated points."""
-    np.add.at(out.swapaxes(0, 1), points, values.swapaxes(0, 1))
+def _to_points(values: np.ndarray, points: np.ndarray, n_points: int) -> np.ndarray:
+    """Sum ``values`` (T, B, ...) per bone into (T, P, ...) at ``points`` (B,), adding up
+    points shared by several bones (one small matrix product, not a scatter)."""
+    onehot = np.zeros((len(points), n_points))
+    onehot[np.arange(len(points)), points] = 1.0
+    moved = np.moveaxis(values, 1, -1)  # (T, ..., B)
+    return np.moveaxis(moved @ onehot, -1, 1)
 
 
 def _smoothness_diagonal(T: int) -> np.ndarray:
@@ -272,10 +276,8 @@ class _Problem:
                 u = np.where(d[..., None] > 1e-9, diff / d[..., None], 0.0)
             bone_k = self.w_bone * u[..., :, None] * u[..., None, :]  # (T, B, 3, 3)
             grad = self.w_bone * (d - self.lengths)[..., None] * u  # w.r.t. X_a
-            _add_at_points(blocks, a, bone_k)
-            _add_at_points(blocks, b, bone_k)
-            _add_at_points(g, a, grad)
-            _add_at_points(g, b, -grad)
+            blocks += _to_points(bone_k, a, P) + _to_points(bone_k, b, P)
+            g += _to_points(grad, a, P) - _to_points(grad, b, P)
         return _Normal(blocks, self.w_smooth, a, b, bone_k), g
 
 

@@ -60,7 +60,10 @@ def test_left_right_swaps_in_one_view(demo_group, motion):
     hit = swapped.sum(axis=0) == 1
     assert hit.sum() > 50
     assert np.nanpercentile(err[hit], 95) < 2.0
-    assert (res.used[swapped & hit] == 0).mean() > 0.98
+    # a swap between keypoints that project within a few pixels of each other is as good as
+    # noise and may stay; every swapped view that stays agrees with the others
+    assert (res.used[swapped & hit] == 0).mean() > 0.95
+    assert (res.view_error[swapped & hit & res.used] < 8.0).all()
     plain = np.linalg.norm(triangulate_dlt(demo_group, obs.uv).position - pts, axis=-1)
     assert np.median(plain[hit]) > 3 * np.median(err[hit])
 
