@@ -224,7 +224,7 @@ class Camera:
             x, y, converged = _undistort_fisheye(xd, yd, coeffs)
         out = np.stack([x, y], axis=-1)
         if converged:  # every Newton step ended below _NEWTON_TOL: the residual is ~0
-            out[~np.isfinite(out).all(axis=-1)] = np.nan
+            out[~(np.isfinite(x) & np.isfinite(y))] = np.nan
             return out
         distort = _distort_pinhole if self.model == "pinhole" else _distort_fisheye
         rx, ry = distort(x, y, coeffs)

@@ -234,7 +234,7 @@ def solve_normal_equations(normal: np.ndarray, *, exact: bool = True) -> np.ndar
             still = idx[~(pd & (np.abs(state[3]) <= tol[idx]))]
             if still.size:
                 out[still] = _eigh_points(normal[still])
-    out[~np.isfinite(out).all(axis=1)] = np.nan
+    out[~(np.isfinite(out[:, 0]) & np.isfinite(out[:, 1]) & np.isfinite(out[:, 2]))] = np.nan
     return out
 
 

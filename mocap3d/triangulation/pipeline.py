@@ -37,7 +37,7 @@ Reader = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 """``read(start, stop)`` → pixels (n_cameras, frames, n_points, 2) and confidence
 (n_cameras, frames, n_points) of frames ``start:stop``; NaN where missing."""
 
-DEFAULT_CHUNK = {"dlt": 8192, "robust": 4096, "spatiotemporal": 1500}  # frames
+DEFAULT_CHUNK = {"dlt": 2048, "robust": 2048, "spatiotemporal": 1500}  # frames
 DEFAULT_OVERLAP = 50  # frames on each side of a spatiotemporal chunk
 _BONE_SAMPLE_FRAMES = 6000
 
