@@ -12,11 +12,11 @@ undistorted normalised coordinates, scaled by the focal length (≈ px). The ini
 comes from robust triangulation (:mod:`mocap3d.triangulation.robust`), so gross outliers start
 with tiny weights; the Cauchy loss keeps them there whether or not the scores flagged them.
 
-The problem is solved by Levenberg–Marquardt with iteratively reweighted least squares. With
-variables ordered frame by frame, the normal matrix is banded (bandwidth ``6 × points``): each
-step is one banded Cholesky factorisation (LAPACK ``pbtrf``), linear in the number of frames.
-Long recordings are cut into overlapping chunks by the caller
-(:mod:`mocap3d.triangulation.pipeline`); the overlap hides the seams.
+The problem is solved by Levenberg–Marquardt with iteratively reweighted least squares; each
+step's linear system is solved by conjugate gradients preconditioned with a banded Cholesky
+factor per keypoint (:mod:`._normal_matrix`), so a step costs time linear in the number of
+frames and never forms a dense matrix. Long recordings are cut into overlapping chunks by the
+caller (:mod:`mocap3d.triangulation.pipeline`); the overlap hides the seams.
 """
 
 from __future__ import annotations
@@ -25,15 +25,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_solve_banded, cholesky_banded
+from scipy.linalg import LinAlgError
 
 from mocap3d.camera import CameraGroup
 from mocap3d.errors import InputError
+from mocap3d.triangulation._normal_matrix import (
+    PRIOR_SD_MM,
+    NormalMatrix,
+    second_difference,
+    smoothness_gradient,
+    to_points,
+)
 from mocap3d.triangulation.dlt import Triangulated, view_errors
 
-_CG_MAX_ITER = 200
 _FTOL = 1e-5  # stop when an iteration lowers the cost by less than this fraction
-_PRIOR_SD_MM = 1e4  # ε = 1/σ: keeps unobserved stretches well-posed, negligible elsewhere
 
 
 @dataclass(frozen=True)
@@ -69,134 +74,6 @@ class SpatiotemporalOptions:
                 raise InputError(f"spatiotemporal option {name} must be > 0, found {value!r}")
         if self.max_iterations < 1:
             raise InputError(f"max_iterations must be ≥ 1, found {self.max_iterations}")
-
-
-# ------------------------------------------------------------------------- linear algebra
-
-
-@dataclass
-class _Normal:
-    """The Gauss–Newton normal matrix ``H`` of a chunk, kept in pieces (never assembled).
-
-    ``H = blocks (3×3 per frame and point) + w_smooth DᵀD (per point and axis, along frames)
-    − bone cross terms``. Products ``H v`` cost a few array operations; systems are solved by
-    conjugate gradients preconditioned with ``H`` minus the bone cross terms, which is banded
-    per point (bandwidth 6) and factorised by LAPACK in linear time.
-    """
-
-    blocks: np.ndarray  # (T, P, 3, 3), symmetric
-    w_smooth: float
-    bone_a: np.ndarray  # (B,)
-    bone_b: np.ndarray  # (B,)
-    bone_k: np.ndarray  # (T, B, 3, 3): H[a, b] = H[b, a] = −bone_k
-
-    def diagonal(self) -> np.ndarray:
-        d = np.diagonal(self.blocks, axis1=2, axis2=3).copy()  # (T, P, 3)
-        d += self.w_smooth * _smoothness_diagonal(len(d))[:, None, None]
-        return d
-
-    def matvec(self, v: np.ndarray, damping: np.ndarray) -> np.ndarray:
-        out = np.einsum("tpde,tpe->tpd", self.blocks, v)
-        out += self.w_smooth * _smoothness_gradient(v) + damping * v
-        if len(self.bone_a):
-            kb = np.einsum("tbde,tbe->tbd", self.bone_k, v[:, self.bone_b])
-            ka = np.einsum("tbde,tbe->tbd", self.bone_k, v[:, self.bone_a])
-            out -= _to_points(kb, self.bone_a, out.shape[1])
-            out -= _to_points(ka, self.bone_b, out.shape[1])
-        return out
-
-    def preconditioner(self, damping: np.ndarray) -> np.ndarray:
-        """Cholesky factor (upper banded, 7 rows) of ``H`` without bone cross terms, ordered
-        (point, frame, axis)."""
-        T, P = self.blocks.shape[:2]
-        n = 3 * T * P
-        ab = np.zeros((7, n))
-        blocks = self.blocks.transpose(1, 0, 2, 3).reshape(-1, 3, 3)  # (P·T, 3, 3)
-        base = 3 * np.arange(P * T)
-        for d in range(3):
-            for e in range(d, 3):
-                ab[6 + d - e, base + e] = blocks[:, d, e]
-        ab[6] += damping.transpose(1, 0, 2).reshape(-1)
-        if T >= 3:
-            chain = np.zeros((P, T, 3))
-            chain[:] = _smoothness_diagonal(T)[None, :, None]
-            ab[6] += self.w_smooth * chain.reshape(-1)
-            off1 = np.zeros((P, T, 3))
-            off1[:, 1:] = -4.0
-            off1[:, 1] = off1[:, T - 1] = -2.0
-            ab[3] += self.w_smooth * off1.reshape(-1)
-            off2 = np.zeros((P, T, 3))
-            off2[:, 2:] = 1.0
-            ab[0] += self.w_smooth * off2.reshape(-1)
-        return cholesky_banded(ab, lower=False, check_finite=False)
-
-    def solve(self, rhs: np.ndarray, damping: np.ndarray, *, rtol: float = 1e-2) -> np.ndarray:
-        """``(H + diag(damping))⁻¹ rhs`` for (T, P, 3) by preconditioned conjugate gradients.
-
-        Solved to a relative residual ``rtol`` only: an inexact Newton step, as accurate as the
-        next Levenberg–Marquardt iteration needs.
-        """
-        T, P, _ = rhs.shape
-        factor = self.preconditioner(damping)
-
-        def precond(r: np.ndarray) -> np.ndarray:
-            z = cho_solve_banded(
-                (factor, False), r.transpose(1, 0, 2).reshape(-1), check_finite=False
-            )
-            return z.reshape(P, T, 3).transpose(1, 0, 2)
-
-        x = np.zeros_like(rhs)
-        r = rhs.copy()
-        z = precond(r)
-        p = z.copy()
-        rz = float(np.vdot(r, z))
-        stop = rtol * float(np.sqrt(np.vdot(rhs, rhs)))
-        for _ in range(_CG_MAX_ITER):
-            hp = self.matvec(p, damping)
-            alpha = rz / float(np.vdot(p, hp))
-            x += alpha * p
-            r -= alpha * hp
-            if float(np.sqrt(np.vdot(r, r))) <= stop:
-                break
-            z = precond(r)
-            rz_new = float(np.vdot(r, z))
-            p = z + (rz_new / rz) * p
-            rz = rz_new
-        return x
-
-
-def _to_points(values: np.ndarray, points: np.ndarray, n_points: int) -> np.ndarray:
-    """Sum ``values`` (T, B, ...) per bone into (T, P, ...) at ``points`` (B,), adding up
-    points shared by several bones (one small matrix product, not a scatter)."""
-    onehot = np.zeros((len(points), n_points))
-    onehot[np.arange(len(points)), points] = 1.0
-    moved = np.moveaxis(values, 1, -1)  # (T, ..., B)
-    return np.moveaxis(moved @ onehot, -1, 1)
-
-
-def _smoothness_diagonal(T: int) -> np.ndarray:
-    """Diagonal of DᵀD for second differences over T frames."""
-    diag = np.zeros(T)
-    if T >= 3:
-        diag[: T - 2] += 1
-        diag[1 : T - 1] += 4
-        diag[2:] += 1
-    return diag
-
-
-def _second_difference(X: np.ndarray) -> np.ndarray:
-    return X[:-2] - 2 * X[1:-1] + X[2:]
-
-
-def _smoothness_gradient(X: np.ndarray) -> np.ndarray:
-    """``DᵀD X`` along frames for (T, P, 3)."""
-    g = np.zeros_like(X)
-    if len(X) >= 3:
-        a = _second_difference(X)
-        g[:-2] += a
-        g[1:-1] -= 2 * a
-        g[2:] += a
-    return g
 
 
 # ------------------------------------------------------------------------------ the solver
@@ -235,14 +112,14 @@ class _Problem:
         reproj = self.weight * self.scale2 * np.log1p(r2 / self.scale2)
         reproj[bad] = self.weight[bad] * self.scale2 * 50.0
         total = float(reproj.sum())
-        total += self.w_smooth * float((_second_difference(X) ** 2).sum())
+        total += self.w_smooth * float((second_difference(X) ** 2).sum())
         if len(self.bones):
             d = np.linalg.norm(X[:, self.bones[:, 0]] - X[:, self.bones[:, 1]], axis=-1)
             total += self.w_bone * float(((d - self.lengths) ** 2).sum())
-        total += float(((X - self.X0) ** 2).sum()) / _PRIOR_SD_MM**2
+        total += float(((X - self.X0) ** 2).sum()) / PRIOR_SD_MM**2
         return total
 
-    def normal_equations(self, X: np.ndarray) -> tuple[_Normal, np.ndarray]:
+    def normal_equations(self, X: np.ndarray) -> tuple[NormalMatrix, np.ndarray]:
         """Gauss–Newton normal matrix (IRLS weights at ``X``) and gradient (T, P, 3)."""
         T, P, _ = X.shape
         r, xyn, z = self.residuals(X)
@@ -263,10 +140,10 @@ class _Problem:
             for e in range(d, 3):
                 blocks[:, :, d, e] = (wx * jx[..., e] + wy * jy[..., e]).sum(axis=0)
                 blocks[:, :, e, d] = blocks[:, :, d, e]
-        blocks[:, :, [0, 1, 2], [0, 1, 2]] += 1.0 / _PRIOR_SD_MM**2
+        blocks[:, :, [0, 1, 2], [0, 1, 2]] += 1.0 / PRIOR_SD_MM**2
         wr = w[..., None] * r
         g = (wr[..., 0:1] * jx + wr[..., 1:2] * jy).sum(axis=0)
-        g += self.w_smooth * _smoothness_gradient(X) + (X - self.X0) / _PRIOR_SD_MM**2
+        g += self.w_smooth * smoothness_gradient(X) + (X - self.X0) / PRIOR_SD_MM**2
         a, b = self.bones[:, 0], self.bones[:, 1]
         bone_k = np.zeros((T, len(a), 3, 3))
         if len(a):
@@ -276,9 +153,9 @@ class _Problem:
                 u = np.where(d[..., None] > 1e-9, diff / d[..., None], 0.0)
             bone_k = self.w_bone * u[..., :, None] * u[..., None, :]  # (T, B, 3, 3)
             grad = self.w_bone * (d - self.lengths)[..., None] * u  # w.r.t. X_a
-            blocks += _to_points(bone_k, a, P) + _to_points(bone_k, b, P)
-            g += _to_points(grad, a, P) - _to_points(grad, b, P)
-        return _Normal(blocks, self.w_smooth, a, b, bone_k), g
+            blocks += to_points(bone_k, a, P) + to_points(bone_k, b, P)
+            g += to_points(grad, a, P) - to_points(grad, b, P)
+        return NormalMatrix(blocks, self.w_smooth, a, b, bone_k), g
 
 
 def refine(
