@@ -121,6 +121,12 @@ class AngleSpec(_Model):
 class ArenaSpec(_Model):
     platform_size_mm: tuple[float, float] = (60.0, 60.0)
     gravity_axis: Literal["-z", "z"] = "-z"
+    platform_moving_mass_g: float | None = Field(
+        default=None,
+        ge=0,
+        description="mass between the animal and the load cell; when set, the force is "
+        "corrected for the platform's acceleration measured by the displacement channel",
+    )
 
 
 class Rig(_Model):

@@ -127,6 +127,46 @@ class BoardSpec(BaseModel):
         board.setLegacyPattern(self.legacy_pattern)
         return board
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[board]`` table (what :func:`board_spec_from_dict` reads back)."""
+        return self.model_dump()
+
+
+def board_image(
+    spec: BoardSpec, *, px_per_mm: float, margin_mm: float = 0.0
+) -> tuple[np.ndarray, float]:
+    """The board as printed: a grayscale raster with exact square edges.
+
+    Parameters
+    ----------
+    spec : BoardSpec
+    px_per_mm : float
+        Requested resolution; rounded so that a square is a whole number of pixels.
+    margin_mm : float
+        White paper around the squares (rounded to whole pixels).
+
+    Returns
+    -------
+    image : (H, W) uint8 ndarray
+        0 black, 255 white; inverted boards (``spec.inverted``) have the squares area
+        inverted, the paper margin stays white.
+    px_per_mm : float
+        The resolution actually used. Board point ``(x_mm, y_mm)`` (the board frame of
+        :class:`BoardSpec`) is at pixel ``((x_mm + m) * px_per_mm - 0.5, (y_mm + m) *
+        px_per_mm - 0.5)`` in pixel-centre coordinates, with ``m`` the returned image's
+        margin ``round(margin_mm * px_per_mm) / px_per_mm``.
+    """
+    s = max(round(spec.square_length_mm * px_per_mm), 4)
+    ppmm = s / spec.square_length_mm
+    m = round(margin_mm * ppmm)
+    w, h = spec.squares_x * s, spec.squares_y * s
+    img = spec.to_cv2().generateImage((w, h), marginSize=0, borderBits=1)
+    if spec.inverted:
+        img = 255 - img
+    out = np.full((h + 2 * m, w + 2 * m), 255, dtype=np.uint8)
+    out[m : m + h, m : m + w] = img
+    return out, ppmm
+
 
 def board_spec_from_dict(data: dict[str, Any], *, source: str = "board spec") -> BoardSpec:
     """Validate a ``[board]`` table; every problem is reported at once."""

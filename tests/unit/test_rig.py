@@ -148,3 +148,14 @@ def test_board_spec_problems_are_reported_through_the_rig(seed, seed_rig_path, t
     problems = check(bad, Path("/"))
     text = "\n".join(problems)
     assert "marker_length_mm (12.0) must be smaller" in text or "DICT_9X9_5" in text
+
+
+def test_platform_moving_mass_is_optional_and_checked(seed, seed_rig_path):
+    base = seed_rig_path.parent
+    assert load_rig(seed_rig_path).arena.platform_moving_mass_g is None
+    data = copy.deepcopy(seed)
+    data["arena"]["platform_moving_mass_g"] = 12.5
+    assert rig_from_dict(data, base_dir=base).arena.platform_moving_mass_g == 12.5
+    data["arena"]["platform_moving_mass_g"] = -1.0
+    problems = check(data, base)
+    assert len(problems) == 1 and "arena.platform_moving_mass_g" in problems[0]
