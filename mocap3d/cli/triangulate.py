@@ -68,7 +68,10 @@ def triangulate_command(
         20.0, "--accel-sd", help="Spatiotemporal: acceleration prior SD, m/s² (smaller: smoother)."
     ),
     bone_sd: float = typer.Option(
-        0.5, "--bone-sd", help="Spatiotemporal: how much bone lengths may vary, mm."
+        0.5,
+        "--bone-sd",
+        help="Spatiotemporal: the least a bone's length may vary, mm (bones measured to vary "
+        "more get their measured spread).",
     ),
     max_gap: int = typer.Option(
         10, "--max-gap", help="Spatiotemporal: longest gap without cameras to bridge, frames."

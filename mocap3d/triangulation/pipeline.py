@@ -27,7 +27,7 @@ from mocap3d.triangulation.inputs import bone_indices, check_cameras, check_keyp
 from mocap3d.triangulation.robust import DEFAULT_THRESHOLD_PX, triangulate_robust
 from mocap3d.triangulation.spatiotemporal import (
     SpatiotemporalOptions,
-    estimate_bone_lengths,
+    estimate_bones,
     refine,
 )
 
@@ -86,6 +86,7 @@ def triangulate_frames(
     fps: float | None = None,
     bones: Sequence[tuple[int, int]] = (),
     bone_lengths: np.ndarray | None = None,
+    bone_sd: np.ndarray | None = None,
     options: SpatiotemporalOptions = SpatiotemporalOptions(),
     max_gap: int = 10,
     chunk_frames: int | None = None,
@@ -116,8 +117,9 @@ def triangulate_frames(
         Frame rate; required by the spatiotemporal method.
     bones : sequence of (int, int)
         Point-index pairs with constant distance (spatiotemporal).
-    bone_lengths : ndarray, optional
-        Their lengths (mm); estimated from a robust pass over up to 6000 frames otherwise.
+    bone_lengths, bone_sd : ndarray, optional
+        Their lengths and how much those truly vary (mm); estimated from a robust pass over up
+        to 6000 frames otherwise (:func:`~mocap3d.triangulation.spatiotemporal.estimate_bones`).
     options : SpatiotemporalOptions
     max_gap : int
         Spatiotemporal: runs of more than ``max_gap`` frames in which no camera supports a
@@ -146,7 +148,7 @@ def triangulate_frames(
     overlap = max(int(overlap), max_gap + 1) if method == "spatiotemporal" else 0
     bones = list(bones)
     if method == "spatiotemporal" and bones and bone_lengths is None:
-        bone_lengths = _sample_bone_lengths(
+        bone_lengths, bone_sd = _sample_bones(
             group, read, n_frames, bones, min_score, weighted, threshold_px
         )
 
@@ -174,6 +176,7 @@ def triangulate_frames(
                 fps=frame_rate,
                 bones=bones,
                 bone_lengths=bone_lengths,
+                bone_sd=bone_sd,
                 options=options,
             )
             res = _drop_long_gaps(res, max_gap)
@@ -219,7 +222,7 @@ def _drop_long_gaps(res: Triangulated, max_gap: int) -> Triangulated:
     return Triangulated(pos, np.where(drop[None], np.nan, res.view_error), used)
 
 
-def _sample_bone_lengths(
+def _sample_bones(
     group: CameraGroup,
     read: Reader,
     n_frames: int,
@@ -227,8 +230,9 @@ def _sample_bone_lengths(
     min_score: float,
     weighted: bool,
     threshold_px: float,
-) -> np.ndarray:
-    """Median bone lengths from robust triangulation of (up to) 6000 frames spread evenly."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bone lengths and spreads from robust triangulation of (up to) 6000 frames spread
+    evenly, in blocks of consecutive frames."""
     block = 300
     n_blocks = max(1, min(n_frames // block, _BONE_SAMPLE_FRAMES // block))
     starts = (
@@ -245,7 +249,7 @@ def _sample_bone_lengths(
         res = triangulate_robust(group, uv, w, threshold_px=threshold_px)
         pos = np.where((res.n_views >= 3)[..., None], res.position, np.nan)
         found.append(pos)
-    return estimate_bone_lengths(np.concatenate(found), np.array(bones).reshape(-1, 2))
+    return estimate_bones(np.concatenate(found), np.array(bones).reshape(-1, 2))
 
 
 # ---------------------------------------------------------------------------- datasets

@@ -52,7 +52,9 @@ class SpatiotemporalOptions:
         Smaller smooths more. The default, 20 m/s² (≈ 2 g), keeps the push-off and landing of
         a mouse jump while averaging away tracking noise at 200–500 fps.
     bone_sd_mm : float
-        How much bone lengths may vary (skin markers slide), mm.
+        How much a bone's length may vary at least, mm; bones measured to vary more (skin
+        markers slide, a "bone" between two landmarks that move apart) get their measured
+        spread instead (:func:`estimate_bones`).
     loss_scale_px : float
         Scale of the Cauchy reprojection loss: errors well beyond it hardly pull.
     inlier_px : float
@@ -89,7 +91,7 @@ class _Problem:
     bones: np.ndarray  # (B, 2) point indices a < b
     lengths: np.ndarray  # (B,) mm
     w_smooth: float  # 1 / σ_a² (per frame²)
-    w_bone: float  # 1 / σ_b²
+    w_bone: np.ndarray  # (B,) 1 / σ_b²
     scale2: float  # Cauchy scale², px²
     X0: np.ndarray  # (T, P, 3) initial estimate
 
@@ -115,7 +117,7 @@ class _Problem:
         total += self.w_smooth * float((second_difference(X) ** 2).sum())
         if len(self.bones):
             d = np.linalg.norm(X[:, self.bones[:, 0]] - X[:, self.bones[:, 1]], axis=-1)
-            total += self.w_bone * float(((d - self.lengths) ** 2).sum())
+            total += float((self.w_bone * (d - self.lengths) ** 2).sum())
         total += float(((X - self.X0) ** 2).sum()) / PRIOR_SD_MM**2
         return total
 
@@ -151,8 +153,9 @@ class _Problem:
             d = np.linalg.norm(diff, axis=-1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 u = np.where(d[..., None] > 1e-9, diff / d[..., None], 0.0)
-            bone_k = self.w_bone * u[..., :, None] * u[..., None, :]  # (T, B, 3, 3)
-            grad = self.w_bone * (d - self.lengths)[..., None] * u  # w.r.t. X_a
+            w_b = self.w_bone[:, None, None]
+            bone_k = w_b * u[..., :, None] * u[..., None, :]  # (T, B, 3, 3)
+            grad = (self.w_bone * (d - self.lengths))[..., None] * u  # w.r.t. X_a
             blocks += to_points(bone_k, a, P) + to_points(bone_k, b, P)
             g += to_points(grad, a, P) - to_points(grad, b, P)
         return NormalMatrix(blocks, self.w_smooth, a, b, bone_k), g
@@ -168,6 +171,7 @@ def refine(
     fps: float,
     bones: Sequence[tuple[int, int]] = (),
     bone_lengths: np.ndarray | None = None,
+    bone_sd: np.ndarray | None = None,
     options: SpatiotemporalOptions = SpatiotemporalOptions(),
 ) -> Triangulated:
     """Refine a trajectory by spatiotemporal optimisation.
@@ -189,7 +193,10 @@ def refine(
     bones : sequence of (int, int)
         Pairs of point indices (along ``n_points``) whose distance stays constant.
     bone_lengths : ndarray, (n_bones,), optional
-        Their lengths, mm; estimated from ``init`` (median) when not given.
+        Their lengths, mm; estimated from ``init`` (:func:`estimate_bones`) when not given.
+    bone_sd : ndarray, (n_bones,), optional
+        How much each bone's length truly varies, mm (estimated with the lengths when those
+        are not given). A bone's length is held to within ``max(bone_sd, options.bone_sd_mm)``.
     options : SpatiotemporalOptions
 
     Returns
@@ -210,9 +217,11 @@ def refine(
     X0 = fill_gaps(np.asarray(init, dtype=np.float64))
     bone_idx = np.array([sorted(b) for b in bones], dtype=np.intp).reshape(-1, 2)
     if bone_lengths is None:
-        bone_lengths = estimate_bone_lengths(init, bone_idx)
+        bone_lengths, bone_sd = estimate_bones(init, bone_idx)
     lengths = np.asarray(bone_lengths, dtype=np.float64).reshape(-1)
     keep = np.isfinite(lengths) & (lengths > 0)
+    sd = np.zeros(len(lengths)) if bone_sd is None else np.asarray(bone_sd, float).reshape(-1)
+    sd = np.fmax(np.nan_to_num(sd), options.bone_sd_mm)
     sd_frame = options.accel_sd / float(fps) ** 2
     problem = _Problem(
         xy=xy,
@@ -223,7 +232,7 @@ def refine(
         bones=bone_idx[keep],
         lengths=lengths[keep],
         w_smooth=1.0 / sd_frame**2,
-        w_bone=1.0 / options.bone_sd_mm**2,
+        w_bone=1.0 / sd[keep] ** 2,
         scale2=options.loss_scale_px**2,
         X0=X0,
     )
@@ -287,27 +296,39 @@ def fill_gaps(points: np.ndarray) -> np.ndarray:
     return X
 
 
-def estimate_bone_lengths(points: np.ndarray, bones: np.ndarray) -> np.ndarray:
-    """Median length of each bone over the frames where both ends are known, mm.
+def estimate_bones(points: np.ndarray, bones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each bone's length and how much that length truly varies, from triangulated points.
 
     Parameters
     ----------
     points : ndarray, (n_frames, n_points, 3)
+        Consecutive frames (NaN where unknown), e.g. a robust triangulation.
     bones : ndarray, (n_bones, 2) point indices
 
     Returns
     -------
-    ndarray, (n_bones,)
-        NaN for a bone never seen whole.
+    lengths, spread : ndarray, (n_bones,) each, mm
+        Median length; and its robust SD (1.4826 × MAD) with the triangulation jitter taken
+        out — a bone's true length barely changes from one frame to the next, so the spread of
+        frame-to-frame changes (/√2) measures the noise. Near 0 for a rigid bone; large for a
+        "bone" between landmarks that move relative to each other (e.g. eye–forepaw). NaN for
+        a bone never seen whole.
     """
     bones = np.asarray(bones, dtype=np.intp).reshape(-1, 2)
+    lengths = np.full(len(bones), np.nan)
+    spread = np.full(len(bones), np.nan)
     if not len(bones):
-        return np.zeros(0)
+        return lengths, spread
     d = np.linalg.norm(points[:, bones[:, 0]] - points[:, bones[:, 1]], axis=-1)  # (T, B)
-    out = np.full(len(bones), np.nan)
-    for i in range(len(bones)):
+    for i in range(len(bones)):  # one bone at a time: a handful
         col = d[:, i]
-        col = col[np.isfinite(col)]
-        if col.size:
-            out[i] = float(np.median(col))
-    return out
+        known = col[np.isfinite(col)]
+        if not known.size:
+            continue
+        lengths[i] = float(np.median(known))
+        total = 1.4826 * float(np.median(np.abs(known - lengths[i])))
+        steps = np.diff(col)
+        steps = steps[np.isfinite(steps)]
+        jitter = 1.4826 * float(np.median(np.abs(steps))) / np.sqrt(2) if steps.size else 0.0
+        spread[i] = float(np.sqrt(max(total**2 - jitter**2, 0.0)))
+    return lengths, spread
