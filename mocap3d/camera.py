@@ -31,6 +31,12 @@ LensModel = Literal["pinhole", "fisheye"]
 _N_PINHOLE = 8  # k1 k2 p1 p2 k3 k4 k5 k6
 _N_FISHEYE = 4  # k1 k2 k3 k4
 _UNDISTORT_TOL_PX = 1e-3
+# Undistortion stops iterating once every point's step is below these (normalised units):
+# OpenCV's fixed-point iteration until steps < _START_TOL, then Newton until steps <
+# _NEWTON_TOL; Newton converges quadratically: after a step s the error left is ~κ s² with
+# κ = |f''/2f'| < 1 for real lenses, i.e. < 1e-12 (~1e-9 px).
+_START_TOL = 1e-4
+_NEWTON_TOL = 1e-6
 
 
 def _readonly(a: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -211,16 +217,20 @@ class Camera:
         K = self.K
         xd = (uv[..., 0] - K[0, 2]) / K[0, 0]
         yd = (uv[..., 1] - K[1, 2]) / K[1, 1]
+        coeffs = self._coeffs()
         if self.model == "pinhole":
-            x, y = _undistort_pinhole(xd, yd, self._coeffs())
-            rx, ry = _distort_pinhole(x, y, self._coeffs())
+            x, y, converged = _undistort_pinhole(xd, yd, coeffs)
         else:
-            x, y = _undistort_fisheye(xd, yd, self._coeffs())
-            rx, ry = _distort_fisheye(x, y, self._coeffs())
+            x, y, converged = _undistort_fisheye(xd, yd, coeffs)
+        out = np.stack([x, y], axis=-1)
+        if converged:  # every Newton step ended below _NEWTON_TOL: the residual is ~0
+            out[~(np.isfinite(x) & np.isfinite(y))] = np.nan
+            return out
+        distort = _distort_pinhole if self.model == "pinhole" else _distort_fisheye
+        rx, ry = distort(x, y, coeffs)
         err = np.hypot((rx - xd) * K[0, 0], (ry - yd) * K[1, 1])
         with np.errstate(invalid="ignore"):
             bad = ~(err <= _UNDISTORT_TOL_PX)
-        out = np.stack([x, y], axis=-1)
         out[bad] = np.nan
         return out
 
@@ -298,7 +308,8 @@ def _distort_pinhole(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.nd
 
 def _undistort_pinhole(
     xd: np.ndarray, yd: np.ndarray, k: np.ndarray, *, fixed_point: int = 8, newton: int = 12
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Normalised distorted → undistorted coordinates; also whether Newton converged for all."""
     k1, k2, p1, p2, k3, k4, k5, k6 = k
     x, y = xd.copy(), yd.copy()
     with np.errstate(all="ignore"):
@@ -307,7 +318,11 @@ def _undistort_pinhole(
             radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
             dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
             dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-            x, y = (xd - dx) / radial, (yd - dy) / radial
+            x_new, y_new = (xd - dx) / radial, (yd - dy) / radial
+            settled = not _moving(x_new - x, y_new - y, _START_TOL)
+            x, y = x_new, y_new
+            if settled:
+                break
         for _ in range(newton):
             r2 = x * x + y * y
             a = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
@@ -322,9 +337,23 @@ def _undistort_pinhole(
             j12 = 2 * x * y * drad + 2 * p1 * x + 2 * p2 * y
             j22 = rad + 2 * y * y * drad + 6 * p1 * y + 2 * p2 * x
             det = j11 * j22 - j12 * j12
-            x = x - (j22 * fx - j12 * fy) / det
-            y = y - (j11 * fy - j12 * fx) / det
-    return x, y
+            step_x = (j22 * fx - j12 * fy) / det
+            step_y = (j11 * fy - j12 * fx) / det
+            x = x - step_x
+            y = y - step_y
+            if not _moving(step_x, step_y, _NEWTON_TOL):
+                return x, y, True
+    return x, y, False
+
+
+def _moving(dx: np.ndarray, dy: np.ndarray, tol: float) -> bool:
+    """Whether any step is larger than ``tol``; NaN steps (uninvertible points) count as done.
+
+    Lets the iterations stop as soon as every point has converged, instead of always running
+    the maximum number of iterations.
+    """
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(dx) > tol).any() or (np.abs(dy) > tol).any())
 
 
 def _distort_fisheye(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,18 +368,24 @@ def _distort_fisheye(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.nd
 
 def _undistort_fisheye(
     xd: np.ndarray, yd: np.ndarray, k: np.ndarray, *, newton: int = 20
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Normalised distorted → undistorted coordinates; also whether Newton converged for all."""
     theta_d = np.hypot(xd, yd)
     theta = theta_d.copy()
+    converged = False
     with np.errstate(all="ignore"):
         for _ in range(newton):
             t2 = theta * theta
             f = theta * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3])))) - theta_d
             df = 1 + t2 * (3 * k[0] + t2 * (5 * k[1] + t2 * (7 * k[2] + t2 * 9 * k[3])))
-            theta = theta - f / df
+            step = f / df
+            theta = theta - step
+            if not _moving(step, step, _NEWTON_TOL):
+                converged = True
+                break
         theta = np.where((theta >= 0) & (theta < np.pi / 2), theta, np.nan)
         scale = np.where(theta_d > 1e-8, np.tan(theta) / theta_d, 1.0)
-    return xd * scale, yd * scale
+    return xd * scale, yd * scale, converged
 
 
 # ---------------------------------------------------------------------------- groups

@@ -228,7 +228,7 @@ def validate_poses2d(ds: xr.Dataset) -> xr.Dataset:
     validate_dims(ds, POSES2D_DIMS, what="poses2d")
     if list(ds["space"].values) != ["x", "y"]:
         raise InputError(f"poses2d space must be ['x', 'y'], found {list(ds['space'].values)}")
-    return ds.transpose(*POSES2D_DIMS["position"])
+    return ds.transpose(*POSES2D_DIMS["position"], ...)
 
 
 def validate_poses3d(ds: xr.Dataset) -> xr.Dataset:
@@ -236,4 +236,4 @@ def validate_poses3d(ds: xr.Dataset) -> xr.Dataset:
     validate_dims(ds, POSES3D_DIMS, what="poses3d")
     if list(ds["space"].values) != ["x", "y", "z"]:
         raise InputError(f"poses3d space must be ['x', 'y', 'z'], found {list(ds['space'].values)}")
-    return ds.transpose(*POSES3D_DIMS["position"])
+    return ds.transpose(*POSES3D_DIMS["position"], ...)

@@ -139,3 +139,12 @@ def test_group_project_and_access(rng):
     norm = group.undistort_points(uv)
     np.testing.assert_allclose(group.project(pts.reshape(2, 5, 3)), uv)
     assert norm.shape == uv.shape
+
+
+def test_undistort_gives_nan_where_the_lens_model_has_no_inverse():
+    """Barrel k1 = −0.5 maps no point beyond a normalised radius of 0.544 (the model folds)."""
+    cam = Camera("cam", (1000, 1000), [[500, 0, 500], [0, 500, 500], [0, 0, 1]], [-0.5])
+    uv = np.array([[500 + 500 * 0.3, 500.0], [500 + 500 * 0.8, 500.0], [500.0, 500 - 400.0]])
+    xy = cam.undistort_points(uv)
+    assert np.isfinite(xy[0]).all() and np.isnan(xy[1:]).all()
+    np.testing.assert_allclose(cam.distort_points(xy[:1]), uv[:1], atol=1e-9)

@@ -60,3 +60,13 @@ def test_validation_lists_everything_missing():
     msg = str(info.value)
     assert "lacks dims ['keypoint', 'individual']" in msg
     assert "'reprojection_error' is missing" in msg and "'n_views' is missing" in msg
+
+
+def test_poses3d_keeps_extra_variables_with_extra_dims():
+    """Per-camera variables (e.g. view_error) may ride along in a poses3d dataset."""
+    ds = make_poses3d(np.zeros((4, 3, 2, 1)), keypoints=["a", "b"], fps=10)
+    ds["view_error"] = (("view", "time", "keypoint", "individual"), np.ones((2, 4, 2, 1)))
+    out = validate_poses3d(ds)
+    assert out.position.dims == ("time", "space", "keypoint", "individual")
+    assert set(out.view_error.dims) == {"view", "time", "keypoint", "individual"}
+    assert out.view_error.sizes["view"] == 2
