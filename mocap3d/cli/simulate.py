@@ -1,4 +1,4 @@
-"""``mocap3d simulate trial|project``: synthetic recordings with ground truth."""
+"""``mocap3d simulate trial|project|plan``: synthetic recordings with ground truth, rig planning."""
 
 from __future__ import annotations
 
@@ -203,6 +203,65 @@ def project(
         video=video,
         dlc_tracks=dlc_tracks,
     )
+
+
+@simulate_app.command("plan")
+def plan(
+    rig: str = typer.Argument(..., help="Rig file or built-in rig (demo, mouse-jump-4cam)."),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Layout to assess (Anipose calibration.toml); default the "
+        "simulator's layout of the rig.",
+    ),
+    noise_px: float = typer.Option(1.0, "--noise-px", help="2D tracking error SD per axis, px."),
+    jumps: int = typer.Option(4, "--jumps", help="Simulated jumps to average over."),
+    draws: int = typer.Option(25, "--draws", help="Noise draws per jump."),
+    seed: int = _SEED,
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the table as JSON."),
+) -> None:
+    """Expected 3D error per landmark of a camera layout, and landmarks seen by < 2 cameras."""
+    import dataclasses
+    import json
+
+    from rich.table import Table
+
+    from mocap3d.camera import CameraGroup
+    from mocap3d.io.atomic import write_text_atomic
+    from mocap3d.rig import load_rig
+    from mocap3d.simulate.planner import plan_rig, plan_table
+    from mocap3d.simulate.project import resolve_rig
+
+    r = load_rig(resolve_rig(rig))
+    cams = CameraGroup.load(calibration) if calibration is not None else None
+    with progress_bar() as progress:
+        result = plan_rig(
+            r,
+            cameras=cams,
+            noise_px=noise_px,
+            n_jumps=jumps,
+            n_draws=draws,
+            seed=seed,
+            progress=progress,
+        )
+    table = Table(
+        title=f"rig {r.name!r}: expected 3D error with {noise_px:g} px 2D noise "
+        f"({jumps} jumps × {draws} draws, DLT)"
+    )
+    for col in ("landmark", "median mm", "p95 mm", "% frames < 2 views", "mean views"):
+        table.add_column(col, justify="left" if col == "landmark" else "right")
+    for row in plan_table(result):
+        table.add_row(*row)
+    console = out_console()
+    console.print(table)
+    if result.poorly_seen:
+        console.print(
+            "[yellow]seen by fewer than 2 cameras during part of the jump:[/] "
+            + ", ".join(result.poorly_seen)
+            + " — these frames cannot be triangulated; consider moving or adding a camera"
+        )
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(dataclasses.asdict(result), indent=2))
 
 
 def register(app: typer.Typer) -> None:
