@@ -342,6 +342,30 @@ def evaluate(
         figure = plot_evaluation(ev, folder / "evaluation.png", curve=curve)
         _print_evaluation(name, ev)
         out_console().print(f"tables and figure: {folder} ({figure.name})", markup=False)
+    if tracking is not None:
+        from mocap3d.io.atomic import write_text_atomic
+        from mocap3d.tracking.analyze import project_jitter
+
+        jit = project_jitter(_project(path), cameras=camera or None, pcutoff=pcutoff)
+        if len(jit):
+            write_text_atomic(out / "jitter.csv", jit.to_csv(float_format="%.4g"))
+            _print_jitter(jit)
+
+
+def _print_jitter(jit: Any) -> None:
+    by_view = jit.groupby(level="view")[["jitter_rms_px", "jitter_rate", "detected"]].mean()
+    n_trials = len(jit.index.get_level_values("trial").unique())
+    table = Table(title=f"analysed trials ({n_trials}): jitter and detection, mean over keypoints")
+    for col in ("view", "jitter RMS px", "jitter > 3 px %", "detected %"):
+        table.add_column(col, justify="right")
+    for view, r in by_view.iterrows():
+        table.add_row(
+            str(view),
+            f"{r['jitter_rms_px']:.2f}",
+            f"{100 * r['jitter_rate']:.1f}",
+            f"{100 * r['detected']:.1f}",
+        )
+    out_console().print(table)
 
 
 def _print_evaluation(name: str, ev: Any) -> None:

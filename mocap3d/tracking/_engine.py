@@ -177,11 +177,14 @@ def dlc_session(
 
 def torch_load(path: Any) -> Any:
     """``torch.load`` on CPU of a weights file we or the user made (weights only)."""
+    import pickle
+
     torch = import_torch()
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise InputError(
-            f"weights file {path} is not a readable PyTorch file ({exc}); give a .pt file "
+            f"weights file {path} is not a readable PyTorch file "
+            f"({str(exc).splitlines()[0][:200]}); give a .pt file "
             "saved with torch.save (a DeepLabCut snapshot or a backbone state_dict)"
         ) from None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -238,3 +238,39 @@ def load_trial_poses2d(
             )
         files[cam] = path
     return read_trial_tracks(files, fps=rig.fps, keypoints=rig.keypoints)
+
+
+def project_jitter(
+    project: Project,
+    *,
+    cameras: Sequence[str] | None = None,
+    pcutoff: float = 0.8,
+    window: int = 5,
+    threshold_px: float = 3.0,
+) -> Any:
+    """Jitter and detection rates of every analysed trial (see
+    :func:`mocap3d.tracking.evaluate.track_jitter`), as a pandas DataFrame indexed by
+    (trial, view, keypoint); empty if nothing was analysed yet."""
+    import pandas as pd
+
+    from mocap3d.tracking.evaluate import track_jitter
+
+    rig = project.rig()
+    cams = list(cameras) if cameras is not None else rig.camera_names
+    rows: list[dict[str, Any]] = []
+    for session in project.sessions():
+        for trial in session.trials():
+            files = {c: tracks_path(session, trial, c) for c in cams}
+            files = {c: p for c, p in files.items() if p.is_file()}
+            if files:
+                ds = read_trial_tracks(files, fps=rig.fps)
+                rows += track_jitter(
+                    ds,
+                    window=window,
+                    threshold_px=threshold_px,
+                    pcutoff=pcutoff,
+                    trial=f"{session.name}/{trial}",
+                )
+    if not rows:
+        return pd.DataFrame(columns=["jitter_rms_px", "jitter_rate", "detected"])
+    return pd.DataFrame(rows).set_index(["trial", "view", "keypoint"])

@@ -246,12 +246,21 @@ def open_dlc_project(path: str | Path) -> DLCProject:
 
 def repair_project(project: DLCProject) -> DLCProject:
     """Point ``project_path`` at the real folder and list every labelled video in
-    ``video_sets`` (DeepLabCut builds training sets from ``video_sets`` only)."""
+    ``video_sets`` (DeepLabCut builds training sets from ``video_sets`` only); entries whose
+    video is missing and that have no labelled-data folder (placeholders) are dropped."""
     cfg = dict(project.cfg)
     changed: dict[str, Any] = {}
     if Path(str(cfg.get("project_path", ""))).absolute() != project.root:
         changed["project_path"] = str(project.root)
     sets = dict(cfg.get("video_sets") or {})
+    gone = [
+        v
+        for v in sets
+        if not Path(str(v)).exists() and not (project.labeled_data / Path(str(v)).stem).is_dir()
+    ]
+    if gone:  # placeholders and videos that are neither here nor labelled
+        sets = {k: v for k, v in sets.items() if k not in gone}
+        changed["video_sets"] = sets
     have = {Path(str(v)).stem for v in sets}
     for stem in project.video_stems():
         if stem not in have:

@@ -25,6 +25,7 @@ from mocap3d.tracking.infer import Predictor
 from mocap3d.tracking.labels import png_size
 from mocap3d.tracking.metrics import (
     body_lengths,
+    jitter,
     keypoint_errors,
     mae,
     miss_rate,
@@ -253,3 +254,53 @@ def evaluate_model(
     return Evaluation(
         table, swap_table, pcutoff, tuple(thresholds), body_length, predictions=predictions
     )
+
+
+def track_jitter(
+    ds: Any,
+    *,
+    window: int = 5,
+    threshold_px: float = 3.0,
+    pcutoff: float = DEFAULT_PCUTOFF,
+    trial: str = "",
+) -> list[dict[str, Any]]:
+    """Jitter and detection rate of tracked videos (no labels needed).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        poses2d of one trial (any number of views).
+    window : int
+        Running-median window, frames (odd).
+    threshold_px : float
+        Deviation from the running median counted as a jitter event.
+    pcutoff : float
+        Points below it count as not detected (and are left out of the jitter).
+
+    Returns
+    -------
+    list of dict
+        One row per view and keypoint: ``jitter_rms_px``, ``jitter_rate`` (fraction of
+        detected frames deviating more than ``threshold_px``) and ``detected`` (fraction of
+        frames with confidence ≥ ``pcutoff``).
+    """
+    rows = []
+    for view in [str(v) for v in ds.view.values]:
+        one = ds.sel(view=view).isel(individual=0)
+        xy = one.position.transpose("time", "keypoint", "space").values.copy()
+        conf = one.confidence.transpose("time", "keypoint").values
+        ok = np.nan_to_num(conf, nan=-1.0) >= pcutoff
+        xy[~ok] = np.nan
+        rms, rate = jitter(xy, window=window, threshold_px=threshold_px)
+        for k, kp in enumerate([str(k) for k in one.keypoint.values]):
+            rows.append(
+                {
+                    "trial": trial,
+                    "view": view,
+                    "keypoint": kp,
+                    "jitter_rms_px": float(rms[k]),
+                    "jitter_rate": float(rate[k]),
+                    "detected": float(ok[:, k].mean()) if len(ok) else float("nan"),
+                }
+            )
+    return rows

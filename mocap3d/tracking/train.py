@@ -152,6 +152,17 @@ def _image_sizes(project: DLCProject, images: list[str]) -> list[tuple[int, int]
     return sorted(sizes)
 
 
+def _state_dict(path: Path) -> dict[str, Any]:
+    loaded = torch_load(path)
+    state = loaded.get("model", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise InputError(
+            f"weights file {path} holds no state_dict; give a DeepLabCut snapshot "
+            "({'model': state_dict}) or a backbone state_dict saved with torch.save"
+        )
+    return state
+
+
 def _initial_weights(pose_config: Path, s: TrainSettings, out: Path) -> str:
     """Write the starting weights to ``out``; returns where they came from."""
     import torch
@@ -163,10 +174,7 @@ def _initial_weights(pose_config: Path, s: TrainSettings, out: Path) -> str:
     source = "random"
     if s.weights is not None:
         path = Path(s.weights)
-        loaded = torch_load(path)
-        state = loaded.get("model", loaded) if isinstance(loaded, dict) else None
-        if not isinstance(state, dict):
-            raise InputError(f"weights file {path} holds no state_dict")
+        state = _state_dict(path)
         try:
             if s.load_head_weights:
                 model.load_state_dict(state)
@@ -233,6 +241,8 @@ def train_model(
     proj = repair_project(proj)
     proj.all_labels()  # raises with a clear message if nothing is labelled
     dlc = import_deeplabcut()
+    if s.weights is not None:
+        _state_dict(Path(s.weights))  # unreadable weights: fail before creating anything
     from deeplabcut.generate_training_dataset.trainingsetmanipulation import (
         merge_annotateddatasets,
     )
