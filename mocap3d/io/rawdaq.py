@@ -93,6 +93,9 @@ class RawDaqWriter:
         JSON-serialisable description (rig, trigger settings, operator …).
     flush_interval_s : float
         Longest time between flushes to disk.
+    created_utc : str, optional
+        ISO time stored as ``created_utc``; default now. Give a fixed value for files that
+        must be byte-identical across runs (the simulator does).
     """
 
     path: Path
@@ -100,6 +103,7 @@ class RawDaqWriter:
     master_stream: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     flush_interval_s: float = 1.0
+    created_utc: str | None = None
     _file: h5py.File | None = field(init=False, default=None, repr=False)
     _last_flush: float = field(init=False, default=0.0, repr=False)
     counts: dict[str, int] = field(init=False, default_factory=dict)
@@ -130,7 +134,7 @@ class RawDaqWriter:
     def _create(self, f: h5py.File) -> None:
         f.attrs["layout"] = LAYOUT
         f.attrs["layout_version"] = LAYOUT_VERSION
-        f.attrs["created_utc"] = _dt.datetime.now(_dt.UTC).isoformat()
+        f.attrs["created_utc"] = self.created_utc or _dt.datetime.now(_dt.UTC).isoformat()
         f.attrs["master_stream"] = self.master_stream
         f.attrs["metadata"] = json.dumps(dict(self.metadata), default=str)
         group = f.create_group("streams")

@@ -18,17 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from mocap3d.camera import Camera, CameraGroup
+from mocap3d.errors import InputError
 from mocap3d.rig import Rig
 
 ARENA_LANDING_X = 60.0
-ARENA_TARGET = np.array([30.0, 0.0, 30.0])  # mm: middle of the jump's working volume
+ARENA_TARGET = np.array([35.0, 0.0, 35.0])  # mm: middle of the jump's working volume
 
 # azimuth (deg, from +x towards +y), elevation (deg), distance factor
 NAMED_POSES: Mapping[str, tuple[float, float, float]] = {
     "side_left": (90.0, 15.0, 1.0),
     "side_right": (-90.0, 15.0, 1.0),
     "front": (20.0, 25.0, 1.0),
-    "overhead": (180.0, 75.0, 1.0),
+    "overhead": (100.0, 72.0, 1.0),  # tilted sideways: the jump runs along the image width
 }
 
 
@@ -50,7 +51,7 @@ class LayoutOptions:
     """
 
     distance_mm: float = 350.0
-    field_of_view_mm: float = 170.0
+    field_of_view_mm: float = 190.0
     distortion: bool = True
     jitter_deg: float = 2.0
 
@@ -135,3 +136,30 @@ def camera_layout(
             )
         cameras.append(Camera(spec.name, (width, height), K, dist, spec.lens, R, t))
     return CameraGroup(tuple(cameras), {"source": "mocap3d.simulate", "seed": seed})
+
+
+def scale_cameras(group: CameraGroup, factor: float) -> CameraGroup:
+    """The same cameras at ``factor`` × their resolution (intrinsics scaled to match).
+
+    Pixel centres follow OpenCV's convention, so ``c' = (c + 0.5) · factor − 0.5``. Sizes
+    are rounded to even numbers (video codecs with 4:2:0 chroma need them).
+    """
+    if not factor > 0:
+        raise InputError(f"resolution scale must be > 0, found {factor}")
+    cams = []
+    for c in group:
+        w, h = c.size
+        size = (even_size(w * factor), even_size(h * factor))
+        sx, sy = size[0] / w, size[1] / h
+        K = c.K.copy()
+        K[0, 0] *= sx
+        K[1, 1] *= sy
+        K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
+        cams.append(c.replace(size=size, K=K))
+    return group.replace(cameras=tuple(cams))
+
+
+def even_size(pixels: float) -> int:
+    """The nearest even number of pixels, at least 8."""
+    return max(round(pixels / 2.0) * 2, 8)

@@ -136,3 +136,17 @@ def test_sigkill_leaves_every_flushed_sample_readable(tmp_path):
     assert n_blocks >= flushed
     np.testing.assert_array_equal(signal_[::2000, 0], np.arange(n_blocks))
     np.testing.assert_array_equal(signal_[:, 7], np.repeat(np.arange(n_blocks), 2000))
+
+
+def test_created_utc_can_be_fixed_for_reproducible_files(tmp_path):
+    fixed = "2020-01-02T03:04:05+00:00"
+    blocks = np.arange(2048, dtype=np.float32).reshape(1024, 2)
+    for name in ("a.h5", "b.h5"):
+        with RawDaqWriter(tmp_path / name, STREAMS[:1], "fast", created_utc=fixed) as w:
+            w.append("fast", blocks)
+        time.sleep(0.01)
+    assert read_raw_daq_info(tmp_path / "a.h5").created_utc == fixed
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+    with RawDaqWriter(tmp_path / "now.h5", STREAMS[:1], "fast") as w:
+        w.append("fast", blocks)
+    assert read_raw_daq_info(tmp_path / "now.h5").created_utc[:4] >= "2024"
