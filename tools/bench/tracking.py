@@ -1,8 +1,9 @@
 """Benchmark: mocap3d's tracking path against DeepLabCut's own ``analyze_videos``.
 
-Same videos, same trained network (a tiny ``cspnext_s`` trained for speed, not accuracy, on
-the synthetic blob mouse of ``tests/unit/tracking/synth.py``), same batch size and torch
-threads, in one process:
+Same videos, same trained network, same batch size and torch threads, in one process. The
+videos are simulated jump trials (``mocap3d.simulate``) of the demo rig's ``side_left`` camera
+(320×256, 500 fps; ``--scale`` for other sizes); the network is a ``cspnext_s`` trained for one
+epoch on the simulator's labelled frames (speed does not depend on how well it is trained).
 
 - *mocap3d*: ``analyze_project(..., overwrite=True)`` — what ``mocap3d track analyze`` runs:
   load the model, decode every trial video with OpenCV, run DeepLabCut's inference runner,
@@ -36,27 +37,54 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from mocap3d.tracking.analyze import analyze_project, read_trial_tracks, tracks_path  # noqa: E402
-from mocap3d.tracking.frames import extract_frames  # noqa: E402
+from mocap3d.tracking.labels import import_labels  # noqa: E402
 from mocap3d.tracking.project import assign_split, init_tracking  # noqa: E402
 from mocap3d.tracking.train import TrainSettings  # noqa: E402
 from mocap3d.tracking.workflow import train_project_models  # noqa: E402
-from tests.unit.tracking.synth import label_extracted, make_project  # noqa: E402
+
+CAMERA = "side_left"
 
 
-def build(workdir: Path, size: tuple[int, int], videos: int, frames: int, threads: int):
-    project, truth = make_project(workdir / "proj", ROOT, trials=videos, frames=frames, size=size)
-    tracking = init_tracking(project, shared=True)
+def build(workdir: Path, scale: float, videos: int, duration: float, threads: int):
+    import tomllib
+
+    import tomli_w
+
+    from mocap3d.io.project import open_project
+    from mocap3d.simulate.project import simulate_project
+    from mocap3d.simulate.render import RenderOptions
+    from mocap3d.simulate.session import SessionOptions
+
+    data = tomllib.loads((ROOT / "rigs" / "demo.toml").read_text(encoding="utf-8"))
+    data["cameras"] = [c for c in data["cameras"] if c["name"] == CAMERA]
+    data["calibration"]["board"] = str(ROOT / "calibration/boards/charuco-7x5-10mm.toml")
+    rig = workdir / "rig.toml"
+    rig.write_text(tomli_w.dumps(data), encoding="utf-8")
+    options = SessionOptions(duration_s=duration, n_labelled=5, render=RenderOptions(supersample=1))
+    simulate_project(
+        workdir / "proj",
+        rig=rig,
+        groups=["control"],
+        trials_per_subject=videos,
+        seed=0,
+        scale=scale,
+        options=options,
+    )
+    project = open_project(workdir / "proj")
+    tracking = init_tracking(project)
     assign_split(tracking, project, test_fraction=0.34, seed=0)
-    extract_frames(project, frames_per_video=3, seed=0)
-    label_extracted(project, truth)
+    for session in project.sessions():
+        for trial in session.trials():
+            folder = session.root / "truth" / "labeled-data" / f"{session.name}_{trial}_{CAMERA}"
+            import_labels(project, folder, session=session.name, trial=trial, camera=CAMERA)
     settings = TrainSettings(epochs=1, crop_size=128, threads=threads)
-    model = train_project_models(project, settings, cameras=["cam_a"])["cam_a"]
+    model = train_project_models(project, settings)[CAMERA]
     return project, model
 
 
 def run_mocap3d(project, batch: int, threads: int) -> float:
     t0 = time.perf_counter()
-    analyze_project(project, cameras=["cam_a"], overwrite=True, batch_size=batch, threads=threads)
+    analyze_project(project, cameras=[CAMERA], overwrite=True, batch_size=batch, threads=threads)
     return time.perf_counter() - t0
 
 
@@ -84,32 +112,35 @@ def run_deeplabcut(model, videos: list[Path], out: Path, batch: int, threads: in
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--size", default="320x256", help="video size WxH (the demo rig's)")
+    ap.add_argument("--scale", type=float, default=1.0, help="× the demo rig's 320×256")
     ap.add_argument("--videos", type=int, default=3)
-    ap.add_argument("--frames", type=int, default=400, help="frames per video")
+    ap.add_argument("--duration", type=float, default=1.0, help="s per video (500 fps)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
-    size = tuple(int(v) for v in args.size.lower().split("x"))
     import torch
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench-tracking-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        project, model = build(work, size, args.videos, args.frames, args.threads)
+        project, model = build(work, args.scale, args.videos, args.duration, args.threads)
         print(f"set-up (videos, labels, 1-epoch model): {time.perf_counter() - t0:.0f} s")
-        session = project.session("s1")
+        session = project.sessions()[0]
+        size = model.image_sizes[0]
         trials = session.trials()
-        # DeepLabCut names its outputs by video stem (every trial's is "cam_a"): give it links
+        # DeepLabCut names its outputs by video stem (every trial's is the camera's): give it links
         (work / "links").mkdir()
         videos = []
         for t in trials:
-            link = work / "links" / f"{t}.avi"
-            link.symlink_to(session.video_path(t, "cam_a"))
+            video = session.video_path(t, CAMERA)
+            link = work / "links" / f"{t}{video.suffix}"
+            link.symlink_to(video)
             videos.append(link)
-        n = args.videos * args.frames
+        from mocap3d.tracking.infer import video_info
+
+        n = sum(video_info(v)[0] for v in videos)
         times: dict[str, list[float]] = {"mocap3d": [], "deeplabcut": []}
         for r in range(args.repeats):
             order = ["mocap3d", "deeplabcut"] if r % 2 == 0 else ["deeplabcut", "mocap3d"]
@@ -123,8 +154,8 @@ def main() -> None:
         diff = 0.0
         for t in trials:
             theirs = sorted((work / "dlc").glob(f"{t}DLC*.h5"))
-            a = read_trial_tracks({"cam_a": tracks_path(session, t, "cam_a")}).position.values
-            b = read_trial_tracks({"cam_a": theirs[0]}).position.values
+            a = read_trial_tracks({CAMERA: tracks_path(session, t, CAMERA)}).position.values
+            b = read_trial_tracks({CAMERA: theirs[0]}).position.values
             diff = max(diff, float(np.nanmax(np.abs(a - b))))
     rows = []
     for impl, method in (("mocap3d", "track analyze"), ("deeplabcut", "analyze_videos")):
