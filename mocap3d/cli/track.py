@@ -356,8 +356,9 @@ def _print_jitter(jit: Any) -> None:
     by_view = jit.groupby(level="view")[["jitter_rms_px", "jitter_rate", "detected"]].mean()
     n_trials = len(jit.index.get_level_values("trial").unique())
     table = Table(title=f"analysed trials ({n_trials}): jitter and detection, mean over keypoints")
-    for col in ("view", "jitter RMS px", "jitter > 3 px %", "detected %"):
-        table.add_column(col, justify="right")
+    table.add_column("view", no_wrap=True)
+    for col in ("jitter RMS px", "jitter > 3 px %", "detected %"):
+        table.add_column(col, justify="right", no_wrap=True)
     for view, r in by_view.iterrows():
         table.add_row(
             str(view),
@@ -371,18 +372,24 @@ def _print_jitter(jit: Any) -> None:
 def _print_evaluation(name: str, ev: Any) -> None:
     from mocap3d.tracking.report import summary_rows
 
-    table = Table(title=f"{name}: error on labelled frames (p-cutoff {ev.pcutoff:g})")
+    table = Table(
+        title=f"{name}: error on labelled frames (p-cutoff {ev.pcutoff:g})",
+        caption="MAE: mean distance to the labels, px; ≥p: predictions above the p-cutoff "
+        "only; miss: labelled points below it; PCK: % within t × body length",
+    )
     pck_cols = [c for c in ev.table.columns if c.startswith("pck@")]
-    for col in ("split", "n", "MAE px", "MAE px (p≥cut)", "miss %", *pck_cols):
-        table.add_column(col, justify="right")
+    table.add_column("split", no_wrap=True)
+    pck_names = [f"PCK{c[4:].removeprefix('0')}" for c in pck_cols]  # pck@0.05 → PCK.05
+    for col in ("n", "MAE", "MAE≥p", "miss%", *pck_names):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in summary_rows(ev):
         table.add_row(
             r["split"],
-            str(r["n_labelled"]),
+            str(int(r["n_labelled"])),
             f"{r['mae_px']:.2f}",
             f"{r['mae_pcutoff_px']:.2f}",
-            f"{100 * r['miss_rate']:.1f}",
-            *(f"{100 * r[c]:.1f}" for c in pck_cols),
+            f"{100 * r['miss_rate']:.0f}",
+            *(f"{100 * r[c]:.0f}" for c in pck_cols),
         )
     out_console().print(table)
 

@@ -9,7 +9,7 @@ imported inside the functions that use them, so importing this package is cheap.
 - :mod:`~mocap3d.tracking.frames` — frames to label (k-means + rare-pose quota);
   :mod:`~mocap3d.tracking.labels` — image splits, importing labels.
 - :mod:`~mocap3d.tracking.train` — offline training; :mod:`~mocap3d.tracking.model` — trained
-  models.
+  models; :mod:`~mocap3d.tracking.workflow` — every model of a project, with a cache.
 - :mod:`~mocap3d.tracking.infer` / :mod:`~mocap3d.tracking.analyze` — inference on videos,
   resumable analysis of a project's trials, tracks → poses2d.
 - :mod:`~mocap3d.tracking.metrics`, :mod:`~mocap3d.tracking.evaluate`,

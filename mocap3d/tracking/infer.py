@@ -2,7 +2,9 @@
 
 :class:`Predictor` wraps DeepLabCut's pose inference runner (``get_pose_inference_runner``)
 and feeds it frames decoded by OpenCV; DeepLabCut's runner preprocesses the next batch in a
-thread while the network runs, so decoding overlaps inference. Results are arrays
+thread while the network runs, so decoding overlaps inference. The network runs on
+channels-last tensors, which gives the same keypoints as DeepLabCut's own ``analyze_videos``
+about 1.4× faster on a CPU (see ``tools/bench/tracking.py``). Results are arrays
 ``xy (n_frames, n_keypoints, 2)`` px and ``confidence (n_frames, n_keypoints)`` in [0, 1].
 """
 
@@ -35,12 +37,23 @@ class Predictor:
         Frames per forward pass.
     threads : int, optional
         torch threads (default ``$OMP_NUM_THREADS`` or the number of cores).
+    channels_last : bool
+        Run the network with channels-last tensors: the same numbers, ~1.4× faster on CPUs
+        (DeepLabCut's default is channels-first).
     """
 
-    def __init__(self, model: TrainedModel, *, batch_size: int = 8, threads: int | None = None):
+    def __init__(
+        self,
+        model: TrainedModel,
+        *,
+        batch_size: int = 8,
+        threads: int | None = None,
+        channels_last: bool = True,
+    ):
         self.model = model
         self.threads = threads
         with dlc_session(threads=threads):
+            import torch
             from deeplabcut.core.config import read_config_as_dict
             from deeplabcut.pose_estimation_pytorch.apis.utils import get_pose_inference_runner
 
@@ -48,6 +61,8 @@ class Predictor:
             self._runner = get_pose_inference_runner(
                 cfg, snapshot_path=str(model.snapshot), batch_size=batch_size, device="cpu"
             )
+            if channels_last:
+                self._runner.model = self._runner.model.to(memory_format=torch.channels_last)
 
     def predict(
         self, frames: Iterable[np.ndarray], *, total: int = 0, progress: Progress | None = None

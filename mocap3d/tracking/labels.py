@@ -165,3 +165,34 @@ def split_counts(split: Mapping[str, SplitName]) -> dict[str, int]:
     for name in split.values():
         out[name] += 1
     return out
+
+
+def import_simulator_labels(project: Project, *, cameras: Sequence[str] | None = None) -> Tracking:
+    """Import every labelled folder the simulator wrote into a simulated project.
+
+    ``mocap3d.simulate`` writes ``sessions/<s>/truth/labeled-data/<s>_<trial>_<camera>/``;
+    each is imported with :func:`import_labels`. Returns the updated tracking set-up.
+
+    Raises
+    ------
+    InputError
+        If the project has no simulator labels.
+    """
+    tracking = open_tracking(project)
+    cams = list(cameras) if cameras is not None else list(tracking.models)
+    n = 0
+    for session in project.sessions():
+        for trial in session.trials():
+            for cam in cams:
+                folder = session.root / "truth" / "labeled-data" / f"{session.name}_{trial}_{cam}"
+                if folder.is_dir():
+                    tracking = import_labels(
+                        project, folder, session=session.name, trial=trial, camera=cam
+                    )
+                    n += 1
+    if n == 0:
+        raise InputError(
+            f"no simulator labels in {project.sessions_dir}/*/truth/labeled-data/; simulate "
+            "with labelled frames (`mocap3d simulate project --labelled 10`)"
+        )
+    return tracking

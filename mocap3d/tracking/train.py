@@ -267,7 +267,10 @@ def train_model(
             "frames of the training trials (or change the split)"
         )
     images = {n: [k for k in keys if names[k] == n] for n in ("train", "test", "generalisation")}
-    fraction = round(len(train_idx) / (len(train_idx) + len(test_idx)), 2)
+    # DeepLabCut cannot train without test images; without any, one training image stands in
+    # (never evaluated: eval_interval > epochs) and the last snapshot is kept
+    dlc_test_idx = test_idx or train_idx[:1]
+    fraction = round(len(train_idx) / (len(train_idx) + len(dlc_test_idx)), 2)
     fractions = [float(f) for f in proj.cfg.get("TrainingFraction") or []]
     if fraction not in fractions:
         fractions.append(fraction)
@@ -275,21 +278,23 @@ def train_model(
             proj.config_path, _update_cfg(proj.config_path, TrainingFraction=fractions)
         )
     shuffle = shuffle or _next_shuffle(proj)
+    model_folder = get_model_folder(fraction, shuffle, proj.cfg, engine=dlc.Engine.PYTORCH)
+    if snapshots(proj.root / model_folder / "train"):
+        raise InputError(
+            f"shuffle {shuffle} of {proj.config_path} is already trained "
+            f"({proj.root / model_folder}); choose another shuffle (default: the next free one)"
+        )
     with dlc_session(threads=s.threads):
         dlc.create_training_dataset(
             str(proj.config_path),
             Shuffles=[shuffle],
             trainIndices=[train_idx],
-            testIndices=[test_idx],
+            testIndices=[dlc_test_idx],
             net_type=s.net_type,
             userfeedback=False,
             engine=dlc.Engine.PYTORCH,
         )
-    train_dir = (
-        proj.root
-        / get_model_folder(fraction, shuffle, proj.cfg, engine=dlc.Engine.PYTORCH)
-        / "train"
-    )
+    train_dir = proj.root / model_folder / "train"
     if not (train_dir / POSE_CONFIG).is_file():
         raise InputError(f"DeepLabCut did not create {train_dir / POSE_CONFIG}")
     init = train_dir / "mocap3d-init.pt"

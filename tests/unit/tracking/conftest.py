@@ -71,22 +71,25 @@ def simulate(root: Path, repo: Path) -> Path:
 def labelled_copy(simulated: Path, root: Path) -> Project:
     """A copy of the simulated project, split by trial, with the simulator's labels imported."""
     from mocap3d.io.project import open_project
-    from mocap3d.tracking.labels import import_labels
+    from mocap3d.tracking.labels import import_simulator_labels
     from mocap3d.tracking.project import assign_split, init_tracking
 
     shutil.copytree(simulated, root, symlinks=True)
     project = open_project(root)
     tracking = init_tracking(project)
     assign_split(tracking, project, test_fraction=0.15, generalisation=1, seed=0)
-    for session in project.sessions():
-        for trial in session.trials():
-            folder = session.root / "truth" / "labeled-data" / f"{session.name}_{trial}_{CAMERA}"
-            import_labels(project, folder, session=session.name, trial=trial, camera=CAMERA)
+    import_simulator_labels(project)
     return project
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Trained:
+def simulated(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
+    """The simulated project (read-only: copy it before changing anything)."""
+    return simulate(tmp_path_factory.mktemp("simulated") / "simulated", repo)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, simulated: Path) -> Trained:
     import time
 
     from mocap3d.tracking.labels import image_split
@@ -95,7 +98,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Trained:
 
     needs_dlc()
     base = tmp_path_factory.mktemp("tracking")
-    simulated = simulate(base / "simulated", repo)
     project = labelled_copy(simulated, base / "proj")
     split = image_split(open_tracking(project), CAMERA)
     t0 = time.perf_counter()

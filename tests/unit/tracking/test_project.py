@@ -9,7 +9,12 @@ from mocap3d.errors import InputError
 from mocap3d.io.dlc import read_collected_data
 from mocap3d.tracking.dlcproject import open_dlc_project, read_dlc_config, repair_project
 from mocap3d.tracking.frames import extract_frames, motion_rare, select_frames, video_features
-from mocap3d.tracking.labels import image_split, import_labels, video_split
+from mocap3d.tracking.labels import (
+    image_split,
+    import_labels,
+    import_simulator_labels,
+    video_split,
+)
 from mocap3d.tracking.project import (
     SHARED_MODEL,
     assign_split,
@@ -181,3 +186,5 @@ def test_missing_labels_are_a_clear_error(small):
         image_split(t, "cam_a")
     with pytest.raises(InputError, match="does not exist"):
         read_dlc_config(t.root / "nowhere")
+    with pytest.raises(InputError, match="no simulator labels"):
+        import_simulator_labels(project)

@@ -212,3 +212,42 @@ def test_bad_inputs_are_clear_errors(trained, tmp_path, repo):
     init_tracking(per_cam)
     with pytest.raises(InputError, match="camera 'cam_a' has no trained model"):
         analyze_project(per_cam)
+
+
+def test_evaluate_from_the_command_line(trained, tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mocap3d",
+            "track",
+            "evaluate",
+            str(trained.project.root),
+            "--out",
+            str(tmp_path),
+            "--threads",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "error on labelled frames (p-cutoff 0.8)" in out.stdout
+    assert "generalisation" in out.stdout
+    for name in ("evaluation.csv", "swaps.csv", "evaluation.png"):
+        assert (tmp_path / CAMERA / name).is_file()
+
+
+def test_training_without_test_images_keeps_the_last_snapshot(trained):
+    m = trained.model
+    only_train = {i: "train" for i in m.images["train"][:8]}
+    quick = train_model(
+        m.project_root, only_train, TrainSettings(epochs=2, crop_size=128), purpose="no_test"
+    )
+    assert quick.training["n_test"] == 0 and quick.training["n_train"] == 8
+    assert quick.snapshot.name == "snapshot-002.pt"  # no evaluation, so no "best"
+    assert quick.images["test"] == []
