@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mocap3d.io.project import Project, open_project
-from mocap3d.pipeline.executors import DaskExecutor, SerialExecutor
+from mocap3d.pipeline.executors import open_executor
 from mocap3d.pipeline.result import PipelineResult
 from mocap3d.pipeline.run import PipelineSettings, run_pipeline
 from mocap3d.progress import Progress, report
@@ -76,6 +76,7 @@ class DemoResult:
     accuracy: list[Accuracy] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     report_path: Path | None = None
+    executor: str = ""
 
 
 def default_cache_dir() -> Path:
@@ -130,7 +131,9 @@ def _train(
     tracking = init_tracking(project)
     tracking = assign_split(tracking, project, test_fraction=0.2, generalisation=1, seed=0)
     import_simulator_labels(project)
-    settings = TrainSettings(epochs=options.epochs, crop_size=options.crop_size, seed=42)
+    settings = TrainSettings(
+        epochs=options.epochs, crop_size=options.crop_size, seed=42, threads=os.cpu_count()
+    )
     tracking = open_tracking(project)
     cached = cache_dir is not None
     for name in set(tracking.models.values()):
@@ -264,7 +267,8 @@ def run_demo(
     workdir: str | Path,
     *,
     options: DemoOptions = DemoOptions(),
-    executor: SerialExecutor | DaskExecutor | None = None,
+    scheduler: str = "serial",
+    workers: int | None = None,
     cache_dir: str | Path | None = "default",
     progress: Progress | None = None,
 ) -> DemoResult:
@@ -274,6 +278,10 @@ def run_demo(
     ----------
     workdir : path
         Created; a second run reuses the project and everything still up to date.
+    scheduler, workers
+        Where the pipeline's tasks run (:func:`mocap3d.pipeline.open_executor`). The cluster
+        is started after training, which uses every core of this process (a Dask
+        ``LocalCluster`` limits its parent's OpenMP threads to one).
     cache_dir : path, "default" or None
         Trained models kept by their inputs (:func:`default_cache_dir`); None: no cache.
     """
@@ -300,7 +308,9 @@ def run_demo(
                    f"video of the training trials"))  # fmt: skip
     settings = PipelineSettings(report_videos=options.report_videos)
     result = DemoResult(project=project, stages=stages)
-    result.pipeline = run_pipeline(project, settings, executor=executor, progress=progress)
+    with open_executor(scheduler, workers=workers) as executor:
+        result.executor = executor.description
+        result.pipeline = run_pipeline(project, settings, executor=executor, progress=progress)
     result.report_path = result.pipeline.report_path
     result.accuracy = _tracking_accuracy(models, rig)
     result.accuracy += _geometry_accuracy(project, splits)

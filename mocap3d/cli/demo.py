@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mocap3d.cli._console import err_console, out_console, progress_bar
+from mocap3d.cli._console import out_console, progress_bar
 
 
 def demo(
@@ -28,23 +28,21 @@ def demo(
     from mocap3d.cli.run import exit_code, print_summary
     from mocap3d.demo import DemoOptions, run_demo
     from mocap3d.errors import InputError
-    from mocap3d.pipeline import open_executor
 
     if trials < 2:
         raise InputError(f"--trials must be ≥ 2 (one is held out from training), found {trials}")
     options = DemoOptions(trials_per_subject=trials, report_videos=videos)
-    with open_executor(scheduler, workers=workers or None) as executor:
-        err_console().print(f"running on {executor.description}", highlight=False)
-        with progress_bar() as progress:
-            result = run_demo(
-                workdir,
-                options=options,
-                executor=executor,
-                cache_dir="default" if cache else None,
-                progress=progress,
-            )
+    with progress_bar() as progress:
+        result = run_demo(
+            workdir,
+            options=options,
+            scheduler=scheduler,
+            workers=workers or None,
+            cache_dir="default" if cache else None,
+            progress=progress,
+        )
     console = out_console()
-    console.print(f"[bold]demo project:[/] {result.project.root}")
+    console.print(f"[bold]demo project:[/] {result.project.root} ({result.executor})")
     for stage, what in result.stages:
         console.print(f"  [green]✓[/] {stage}: {what}", highlight=False)
     if result.pipeline is not None:

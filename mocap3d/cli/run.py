@@ -21,9 +21,12 @@ def print_summary(result: PipelineResult) -> None:
     for col in summary.columns:
         table.add_column(str(col), justify="right")
     for stage, row in summary.iterrows():
-        cells = [str(v) if v else "·" for v in row.iloc[:-1]] + [f"{row['seconds']:.1f}"]
+        cells = [str(int(v)) if v else "·" for v in row.iloc[:-1]] + [f"{row['seconds']:.1f}"]
         table.add_row(str(stage), *cells)
     console.print(table)
+    for o in result.outcomes:
+        if o.status == "done" and o.message and o.stage == "triangulate":
+            console.print(f"[yellow]note[/] {o.session}/{o.trial}: {o.message}", highlight=False)
     failed = result.failed_trials()
     for o in result.failures:
         if not o.trial:

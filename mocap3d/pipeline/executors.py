@@ -133,7 +133,22 @@ def slurm_cluster(options: SlurmOptions) -> Any:
         account=options.account,
         job_extra_directives=list(options.extra),
         worker_extra_args=["--nthreads", "1"],
+        nanny=False,  # no nanny: no MALLOC_TRIM_THRESHOLD_ in the workers (see _worker_environ)
     )
+
+
+def _worker_environ() -> dict[str, Any]:
+    """Dask's environment for worker processes without ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask sets it to 64 KiB, which also fixes glibc's mmap threshold: every large tensor of a
+    network's forward pass is then mapped and unmapped, and tracking runs at half speed
+    (measured: 22.9 s vs 11.1 s per 500-frame video and worker). Thread limits are kept.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return environ
 
 
 @contextlib.contextmanager
@@ -157,19 +172,26 @@ def open_executor(
     if scheduler == "serial":
         yield SerialExecutor()
         return
+    import dask
     from distributed import Client, LocalCluster
+
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        # distributed logs every connection at INFO by its own configuration; keep the
+        # console to warnings unless the user asked for more (-v)
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
     if scheduler == "local":
         n = workers or min(os.cpu_count() or 1, 8)
-        cluster = LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_port=0,
-            silence_logs=logging.ERROR,
-        )
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                scheduler_port=0,
+                silence_logs=logging.ERROR,
+            )
         with cluster, Client(cluster) as client:
             where = cluster.scheduler_address
             yield DaskExecutor(client, f"Dask LocalCluster, {n} workers on {where}")

@@ -141,13 +141,12 @@ class _Run:
                 results[call.name] = value
                 finish = getattr(self, f"_finish_{stage}", None)
                 try:
-                    if finish is not None:
-                        finish(where, value)
+                    note = finish(where, value) if finish is not None else ""
                 except Exception as err:
                     self.fail(stage, err, **where)
                 else:
                     self.state.record(call.name, key, outs)
-                    self.outcome(stage, "done", seconds=seconds, **where)
+                    self.outcome(stage, "done", seconds=seconds, message=note or "", **where)
             report(self.progress, i + 1, total, stage)
         return results
 
@@ -270,14 +269,15 @@ class _Run:
             calls.append((call, key, [sess.derived_path], where))
         self.run_calls("triangulate", calls)
 
-    def _finish_triangulate(self, where: dict[str, str], value: Any) -> None:
+    def _finish_triangulate(self, where: dict[str, str], value: Any) -> str:
         from mocap3d.io.session import write_dataset
         from mocap3d.report.content import group_name
 
         sess = self.project.session(where["session"])
-        poses2d, poses3d = value
+        poses2d, poses3d, note = value
         write_dataset(sess.derived_path, group_name("poses2d", where["trial"]), poses2d)
         write_dataset(sess.derived_path, group_name("poses3d", where["trial"]), poses3d)
+        return str(note)
 
     def _project_key(self, stage: str) -> str:
         daq = files_digest([s.raw_daq_path for s in self.sessions], self.cache)
@@ -311,10 +311,10 @@ class _Run:
         from mocap3d.report.build import ReportOptions, build_project
 
         key = self._project_key("report")
-        path = self.project.outputs_dir / "report" / "index.html"
         if self.done("report", key):
-            self.result.report_path = path
-            self.outcome("report", "skipped", message=str(path))
+            outputs = self.state.steps["report"].get("outputs", [])
+            self.result.report_path = Path(outputs[0]) if outputs else None
+            self.outcome("report", "skipped", message=", ".join(outputs))
             return
         t0 = time.perf_counter()
         options = ReportOptions(videos=self.s.report_videos)

@@ -15,6 +15,7 @@ from typing import Any
 
 import xarray as xr
 
+from mocap3d.errors import InputError
 from mocap3d.io.project import Project, open_project
 
 log = logging.getLogger(__name__)
@@ -102,10 +103,18 @@ def trial_poses2d(project: Project, session: str, trial: str) -> xr.Dataset:
     return placed
 
 
+def unseen_keypoints(poses2d: xr.Dataset, *, min_score: float) -> list[str]:
+    """Keypoints no two cameras see in the same frame with confidence ≥ ``min_score``."""
+    ok = poses2d["position"].notnull().all("space") & (poses2d["confidence"] >= min_score)
+    views = ok.sum("view").max(["time", "individual"])
+    return [str(k) for k in views["keypoint"].values[views.values < 2]]
+
+
 def triangulate(
     root: str, session: str, trial: str, *, method: str, min_score: float
-) -> tuple[xr.Dataset, xr.Dataset]:
-    """A trial's 2D tracks on the master clock and their 3D reconstruction (not written)."""
+) -> tuple[xr.Dataset, xr.Dataset, str]:
+    """A trial's 2D tracks on the master clock, their 3D reconstruction (not written), and a
+    note of the keypoints left out (never seen by two cameras: NaN in 3D)."""
     from mocap3d.camera import CameraGroup
     from mocap3d.triangulation.pipeline import triangulate as solve
 
@@ -113,14 +122,31 @@ def triangulate(
     rig = project.rig()
     poses2d = trial_poses2d(project, session, trial)
     calibration = CameraGroup.load(project.calibration_path)
+    unseen = unseen_keypoints(poses2d, min_score=min_score)
+    keypoints = [str(k) for k in poses2d["keypoint"].values]
+    seen = [k for k in keypoints if k not in unseen]
+    if len(seen) == 0:
+        raise InputError(
+            f"trial {session}/{trial}: no keypoint is seen by two cameras with confidence ≥ "
+            f"{min_score}; check the tracks (mocap3d track evaluate) or lower --min-score"
+        )
+    bones = [b for b in rig.skeleton.bones if b[0] in seen and b[1] in seen]
     poses3d = solve(
-        poses2d,
+        poses2d.sel(keypoint=seen),
         calibration,
         method=method,  # type: ignore[arg-type]
         min_score=min_score,
-        bones=rig.skeleton.bones,
+        bones=bones,
         fps=rig.fps,
     )
+    poses3d = poses3d.reindex(keypoint=keypoints, fill_value={"n_views": 0})
     poses3d = poses3d.assign_coords(time=poses2d["time"].values)
     poses3d.attrs.update(clock="master", time_unit="s", source_software="mocap3d triangulate")
-    return poses2d, poses3d
+    note = ""
+    if unseen:
+        note = (
+            f"{', '.join(unseen)} not seen by two cameras with confidence ≥ {min_score} in any "
+            "frame: left out (NaN)"
+        )
+        poses3d.attrs["keypoints_left_out"] = unseen
+    return poses2d, poses3d, note

@@ -77,4 +77,4 @@ def test_slurm_job_script_asks_for_what_was_given():
     for line in ("#SBATCH -p short", "#SBATCH -A lab42", "#SBATCH -t 01:30:00",
                  "#SBATCH --cpus-per-task=4"):  # fmt: skip
         assert line in script, script
-    assert "--nthreads 1" in script
+    assert "--nthreads 1" in script and "--no-nanny" in script

@@ -168,3 +168,20 @@ def test_command_line_bad_options_exit_2(project):
     assert out.returncode == 2 and "nope" in out.stderr
     out = cli("run", str(project.root), "--scheduler", "mars")
     assert out.returncode == 2 and "unknown scheduler" in out.stderr
+
+
+def test_a_keypoint_one_camera_sees_is_left_out_not_the_trial(project):
+    session = project.sessions()[0]
+    trial = session.trials()[0]
+    for cam in ("side_left", "side_right", "front"):  # only the overhead camera keeps the nose
+        path = tracks_path(session, trial, cam)
+        df = pd.read_hdf(path)
+        df.loc[:, (slice(None), "nose", "likelihood")] = 0.1
+        df.to_hdf(path, key="df_with_missing", mode="w", format="table")
+    result = run_pipeline(project, PipelineSettings(analyze=False, report=False))
+    assert result.ok
+    (note,) = [o for o in result.outcomes if o.stage == "triangulate" and o.message]
+    assert (note.session, note.trial) == (session.name, trial) and "nose" in note.message
+    poses = read_dataset(session.derived_path, f"trials/{trial}/poses3d")
+    assert np.isnan(poses["position"].sel(keypoint="nose").values).all()
+    assert np.isfinite(poses["position"].sel(keypoint="hip").values).mean() > 0.9
