@@ -7,6 +7,7 @@ session folder, so a problem leaves nothing behind.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import re
 from collections.abc import Mapping
@@ -129,13 +130,17 @@ def prepare_recording(
     default :func:`sim_streams` of a session planned for ``duration_s`` with ``seed``) at
     ``speed`` × real time (0: as fast as possible) with an emulated sync box unless
     ``syncbox_port`` is given. ``cameras`` is ``none``, ``sim`` or ``video:DIR`` (replays
-    ``DIR/<camera>.mp4``).
+    ``DIR/<camera>.mp4``). ``labels`` (``subject``, ``group``, ``date``, ``notes``) go into
+    ``session.toml`` and the raw file's metadata; ``date`` (ISO ``YYYY-MM-DD``) defaults to
+    today's local date, the day the recording starts.
     """
     project_dir = Path(project_dir)
     project, rig = _rig_of(project_dir, rig_path)
     if rig.daq is None:
         raise InputError(f"rig {rig.name!r} has no [daq] section: nothing to record")
     _check_name("session", session)
+    meta = dict(labels or {})
+    meta["date"] = _check_date(meta.get("date") or _dt.date.today().isoformat())
     root = project_dir / "sessions" / session
     if (root / "session.toml").exists():
         raise InputError(f"session {session!r} already exists in {root.parent}")
@@ -163,7 +168,7 @@ def prepare_recording(
         notes.append("NI-DAQmx" + (f" via {grpc}" if grpc else ""))
     recorder = Recorder(
         rig, backend, root / "raw" / "daq.h5", syncbox_fps=sync_fps, block_s=block_s,
-        buffer_s=buffer_s, metadata={"session": session, **(labels or {})},
+        buffer_s=buffer_s, metadata={"session": session, **meta},
     )  # fmt: skip
     recorder.prepare()  # the DAQ driver and hardware, before anything is created
     box = None
@@ -175,13 +180,12 @@ def prepare_recording(
         recorder.cameras = _cameras(cameras, rig, config, recorder, root / "raw" / "videos" / trial)
         if recorder.cameras:
             notes.append(f"{len(recorder.cameras)} {cameras.split(':')[0]} cameras")
-        labels = dict(labels or {})
         if project is None:  # only now: every check passed
             assert rig_path is not None
             project = create_project(project_dir, rig_path)
         sess = project.new_session(
-            session, subject=labels.get("subject", ""), group=labels.get("group", ""),
-            notes=labels.get("notes", ""),
+            session, subject=meta.get("subject", ""), group=meta.get("group", ""),
+            date=meta["date"], notes=meta.get("notes", ""),
         )  # fmt: skip
     except BaseException:
         backend.close()
@@ -194,6 +198,18 @@ def prepare_recording(
 def _check_name(kind: str, name: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-.]*", name):
         raise InputError(f"invalid {kind} name {name!r}: use letters, digits, '_', '-' or '.'")
+
+
+def _check_date(text: str) -> str:
+    """``text`` if it is a calendar date ``YYYY-MM-DD``, else an :class:`InputError`."""
+    ok = re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is not None
+    try:
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise InputError(f"invalid session date {text!r}: use YYYY-MM-DD, e.g. 2025-03-14")
+    return text
 
 
 def _open_box(

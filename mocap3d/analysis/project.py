@@ -335,7 +335,8 @@ def analyze_recording(
     if points3d is not None and len(wins) != 1:
         raise InputError(
             f"--points3d holds one trial but {daq.name} has {len(wins)} trials "
-            f"({[w.name for w in wins]}); give the trial's window with --window START END"
+            f"({[w.name for w in wins]}); give the trial's window with --window "
+            "[NAME=]START:END (s on the DAQ clock, e.g. trial_001=12.5:13.5)"
         )
     spans = analysis_windows(wins, pre_s=pre_s)
     inputs = []

@@ -76,7 +76,7 @@ def calibrate(
     ),
     board_thickness: float = typer.Option(0.0, "--board-thickness", help="Board thickness, mm."),
     reference_points: Path | None = typer.Option(
-        None, "--reference-points", help="TOML of [points.<name>] world_mm + pixels."
+        None, "--reference-points", help="TOML of \\[points.<name>] world_mm + pixels."
     ),
     reference_camera: str | None = typer.Option(
         None, "--reference-camera", help="Camera whose frame starts the pose chain."

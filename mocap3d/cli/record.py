@@ -54,9 +54,16 @@ def record(
         None, "--grpc", help="HOST:PORT of an NI gRPC device server (instead of the driver)."
     ),
     seed: int = typer.Option(0, "--seed", help="--sim only: seed of the simulated session."),
-    subject: str = typer.Option("", "--subject"),
-    group: str = typer.Option("", "--group"),
-    notes: str = typer.Option("", "--notes"),
+    subject: str = typer.Option(
+        "", "--subject", help="Subject (animal) id, written to session.toml."
+    ),
+    group: str = typer.Option(
+        "", "--group", help="Experimental group, written to session.toml (analyze's grouping)."
+    ),
+    date: str = typer.Option(
+        "", "--date", help="Session date YYYY-MM-DD (default: the day the recording starts)."
+    ),
+    notes: str = typer.Option("", "--notes", help="Free text, written to session.toml."),
     recover_file: Path | None = typer.Option(
         None, "--recover", help="Close out a raw DAQ file whose recording crashed, and exit."
     ),
@@ -78,7 +85,7 @@ def record(
         rig_path=rig, project_dir=project, session=session, sim=sim, speed=speed,
         syncbox_port=syncbox, no_syncbox=no_syncbox, sync_fps=sync_fps, cameras=cameras,
         trial=trial, block_s=block, buffer_s=buffer, grpc=grpc,
-        labels={"subject": subject, "group": group, "notes": notes},
+        labels={"subject": subject, "group": group, "date": date, "notes": notes},
         duration_s=duration, seed=seed,
     )  # fmt: skip
     err = err_console()

@@ -78,13 +78,17 @@ def _run(
     labelled: int,
     video: bool,
     dlc_tracks: bool,
+    board_frames: int,
 ) -> None:
+    from mocap3d.simulate.board_footage import footage_hook
     from mocap3d.simulate.project import simulate_project
     from mocap3d.simulate.render import RenderOptions
     from mocap3d.simulate.session import SessionOptions
 
     if not duration > 0:
         raise InputError(f"--duration must be > 0 s, found {duration}")
+    if board_frames < 0:
+        raise InputError(f"--board-frames must be ≥ 0 (0: no board footage), found {board_frames}")
     options = SessionOptions(
         duration_s=duration,
         render=RenderOptions(supersample=supersample, workers=workers),
@@ -103,6 +107,11 @@ def _run(
             scale=scale,
             options=options,
             faults=parse_faults(faults),
+            board_footage=(
+                footage_hook(board_frames, supersample=supersample, progress=progress)
+                if board_frames
+                else None
+            ),
             progress=progress,
         )
     console = out_console()
@@ -116,6 +125,12 @@ def _run(
     console.print(
         f"  true calibration: {project.root / 'truth' / 'calibration.toml'}", markup=False
     )
+    if board_frames:
+        console.print(
+            f"  calibration footage: {project.calibration_footage_dir} ({board_frames} frames "
+            f"per camera); next: mocap3d calibrate --project {project.root}",
+            markup=False,
+        )
 
 
 _RIG = typer.Option("demo", "--rig", help="Rig file or built-in rig name (demo, mouse-jump-4cam).")
@@ -128,9 +143,16 @@ _FAULTS = typer.Option(
 _SS = typer.Option(2, "--supersample", help="Anti-aliasing sub-pixels per pixel side (1–4).")
 _WORKERS = typer.Option(1, "--workers", help="Processes rendering cameras in parallel.")
 _LABELLED = typer.Option(10, "--labelled", help="Labelled frames per camera and trial.")
-_VIDEO = typer.Option(True, "--video/--no-video", help="Render videos (off: DAQ and truth only).")
+_VIDEO = typer.Option(
+    True, "--video/--no-video", help="Render videos (off: DAQ, board footage and truth only)."
+)
 _TRACKS = typer.Option(
     False, "--dlc-tracks", help="Also write simulated tracker output as DeepLabCut .h5 files."
+)
+_BOARD = typer.Option(
+    120,
+    "--board-frames",
+    help="ChArUco board frames per camera in calibration/footage/ (0: none).",
 )
 
 
@@ -148,6 +170,7 @@ def trial(
     labelled: int = _LABELLED,
     video: bool = _VIDEO,
     dlc_tracks: bool = _TRACKS,
+    board_frames: int = _BOARD,
 ) -> None:
     """One jump trial of one mouse, as a project folder with ground truth."""
     _run(
@@ -165,6 +188,7 @@ def trial(
         labelled=labelled,
         video=video,
         dlc_tracks=dlc_tracks,
+        board_frames=board_frames,
     )
 
 
@@ -184,6 +208,7 @@ def project(
     labelled: int = _LABELLED,
     video: bool = _VIDEO,
     dlc_tracks: bool = _TRACKS,
+    board_frames: int = _BOARD,
 ) -> None:
     """Groups × mice × trials of jumps, as a project folder with ground truth."""
     names = [g.strip() for g in groups.split(",") if g.strip()]
@@ -202,6 +227,7 @@ def project(
         labelled=labelled,
         video=video,
         dlc_tracks=dlc_tracks,
+        board_frames=board_frames,
     )
 
 

@@ -72,7 +72,7 @@ def split(
         [], "--generalisation", "-g", help="Trial (session/trial) held out entirely; repeat."
     ),
     n_generalisation: int = typer.Option(0, help="Or hold out this many trials at random."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the random split."),
     reset: bool = typer.Option(False, help="Re-split every trial (default: only new ones)."),
 ) -> None:
     """Split the project's trials into train / test / generalisation (whole trials)."""
@@ -101,7 +101,7 @@ def extract(
     camera: list[str] = typer.Option([], "--camera", "-c", help="Only these cameras."),
     trial: list[str] = typer.Option([], "--trial", "-t", help="Only these session/trial ids."),
     step: int = typer.Option(1, help="Read every step-th frame (long videos)."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the k-means frame choice."),
     overwrite: bool = typer.Option(False, help="Re-extract videos that already have frames."),
 ) -> None:
     """Pick frames to label (k-means on appearance + rare-pose quota) in every split trial."""
@@ -152,9 +152,9 @@ def train(
     path: Path = typer.Argument(..., help="mocap3d project, or a DeepLabCut project/config.yaml"),
     camera: list[str] = typer.Option([], "--camera", "-c", help="Only these cameras' models."),
     net: str = typer.Option("cspnext_s", help="DeepLabCut network type."),
-    epochs: int = typer.Option(60),
+    epochs: int = typer.Option(60, help="Training epochs."),
     crop: int = typer.Option(256, help="Training crop size (px)."),
-    batch_size: int = typer.Option(8),
+    batch_size: int = typer.Option(8, help="Training batch size (images)."),
     lr: float = typer.Option(1e-3, help="Initial learning rate."),
     weights: Path | None = typer.Option(
         None, help="Local weights to start from (never downloaded); default random."
@@ -220,14 +220,14 @@ def train(
 @track_app.command("analyze")
 def analyze(
     path: Path = typer.Argument(..., help="mocap3d project (or a model with --video)."),
-    camera: list[str] = typer.Option([], "--camera", "-c"),
-    session: list[str] = typer.Option([], "--session", "-s"),
+    camera: list[str] = typer.Option([], "--camera", "-c", help="Only these cameras."),
+    session: list[str] = typer.Option([], "--session", "-s", help="Only these sessions."),
     trial: list[str] = typer.Option([], "--trial", "-t", help="Trial names."),
     overwrite: bool = typer.Option(False, help="Analyse again trials done with the same model."),
     video: Path | None = typer.Option(None, help="With a model path: analyse this video."),
     out: Path | None = typer.Option(None, help="With --video: the .h5/.csv tracks to write."),
-    batch_size: int = typer.Option(8),
-    threads: int | None = typer.Option(None),
+    batch_size: int = typer.Option(8, help="Frames per network batch."),
+    threads: int | None = typer.Option(None, help="torch threads (default: all cores)."),
 ) -> None:
     """Track every trial and camera (skips trials already analysed with the same model)."""
     if video is not None:
@@ -274,7 +274,7 @@ def analyze(
 @track_app.command("evaluate")
 def evaluate(
     path: Path = typer.Argument(..., help="mocap3d project, DeepLabCut project or model folder"),
-    camera: list[str] = typer.Option([], "--camera", "-c"),
+    camera: list[str] = typer.Option([], "--camera", "-c", help="Only these cameras' models."),
     pcutoff: float = typer.Option(0.8, help="Confidence cut-off."),
     pck: str = typer.Option("0.05,0.1,0.2", help="PCK thresholds (fractions of body length)."),
     learning_curve: bool = typer.Option(False, help="Also train a learning curve (slow)."),
@@ -282,7 +282,7 @@ def evaluate(
     epochs: int = typer.Option(60, help="Learning-curve training epochs."),
     crop: int = typer.Option(256, help="Learning-curve training crop (px)."),
     out: Path | None = typer.Option(None, help="Folder for CSV tables and the figure."),
-    threads: int | None = typer.Option(None),
+    threads: int | None = typer.Option(None, help="torch threads (default: all cores)."),
 ) -> None:
     """MAE (with/without p-cutoff), PCK, miss and swap rates on train/test/generalisation."""
     from mocap3d.tracking.evaluate import evaluate_model

@@ -269,7 +269,7 @@ def open_project(root: str | Path) -> Project:
     if not (root / "project.toml").is_file():
         raise InputError(
             f"{root} is not a mocap3d project (no project.toml); create one with "
-            "`mocap3d simulate project` or mocap3d.io.project.create_project"
+            "`mocap3d init PROJECT --rig RIG.toml` (or `mocap3d simulate project`)"
         )
     data = _read_toml(root / "project.toml", "project file")
     meta = data.get("project", {})

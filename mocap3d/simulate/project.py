@@ -4,7 +4,7 @@
 
     PROJECT/                       (mocap3d.io.project layout)
       project.toml, rig.toml, board.toml
-      calibration/footage/         board videos: added by the calibration footage hook
+      calibration/footage/         board footage: written by the board_footage hook
       sessions/<session>/          one simulated mouse each (see mocap3d.simulate.session)
       truth/calibration.toml       the true cameras (Anipose format)
       truth/simulation.json        how the project was simulated (seed, groups, faults …)
@@ -15,6 +15,7 @@ Sessions are named ``mouse01``, ``mouse02`` …, their ``group`` label set in ``
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
@@ -44,7 +45,7 @@ from mocap3d.simulate.session import (
 
 BoardFootageHook = Callable[[Path, Rig, CameraGroup, int], None]
 """Writes calibration footage of every camera into a folder: ``hook(footage_dir, rig, cameras,
-seed)``. The calibration helper's ``mocap3d.simulate.board_footage`` provides one; pass it as
+seed)``. :func:`mocap3d.simulate.board_footage.footage_hook` makes one; pass it as
 ``board_footage=`` to :func:`simulate_project`."""
 
 
@@ -115,12 +116,59 @@ def simulate_project(
         Session options, injected faults, camera layout knobs.
     board_footage : callable, optional
         Hook that renders calibration footage into ``calibration/footage`` (see
-        :data:`BoardFootageHook`); without it the folder stays empty.
+        :data:`BoardFootageHook`, e.g. ``footage_hook()``); without it the folder stays empty.
+
+    Raises
+    ------
+    InputError
+        Bad input (rig, group, counts, scale, ``root`` already a project), before anything
+        is created. On any failure or interruption later, what this call created is removed
+        (a folder that existed before keeps what it held), so the call can simply be repeated.
     """
     root = Path(root)
     if (root / "project.toml").exists():
         raise InputError(f"{root} is already a project; simulate into a new folder")
     rig_path = resolve_rig(rig)
+    jump_groups = [g if isinstance(g, JumpGroup) else group_by_name(g) for g in groups]
+    if not jump_groups or subjects_per_group < 1 or trials_per_subject < 1:
+        raise InputError("simulate at least one group, one subject and one trial")
+    if not scale > 0:
+        raise InputError(f"scale must be > 0, found {scale}")
+    existed = set(root.iterdir()) if root.is_dir() else None
+    try:
+        return _simulate(
+            root, rig_path, jump_groups, subjects_per_group=subjects_per_group,
+            trials_per_subject=trials_per_subject, seed=seed, scale=scale, options=options,
+            faults=faults, layout=layout, board_footage=board_footage, progress=progress,
+        )  # fmt: skip
+    except BaseException:  # nothing half-made: remove what this call created
+        if existed is None:
+            shutil.rmtree(root, ignore_errors=True)
+        elif root.is_dir():
+            for path in set(root.iterdir()) - existed:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        raise
+
+
+def _simulate(
+    root: Path,
+    rig_path: Path,
+    jump_groups: list[JumpGroup],
+    *,
+    subjects_per_group: int,
+    trials_per_subject: int,
+    seed: int,
+    scale: float,
+    options: SessionOptions,
+    faults: Faults,
+    layout: LayoutOptions,
+    board_footage: BoardFootageHook | None,
+    progress: Progress | None,
+) -> Project:
+    """:func:`simulate_project` once its inputs are checked."""
     with tempfile.TemporaryDirectory() as tmp:
         if scale != 1.0:
             rig_path = _scaled_rig(rig_path, scale, Path(tmp) / "rig.toml")
@@ -131,9 +179,6 @@ def simulate_project(
     truth_dir = root / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     cameras.save(truth_dir / "calibration.toml")
-    jump_groups = [g if isinstance(g, JumpGroup) else group_by_name(g) for g in groups]
-    if not jump_groups or subjects_per_group < 1 or trials_per_subject < 1:
-        raise InputError("simulate at least one group, one subject and one trial")
     record: dict[str, Any] = {
         "seed": seed,
         "rig": rig_obj.name,
@@ -145,7 +190,7 @@ def simulate_project(
         "faults": faults.as_dict(),
         "sessions": {},
     }
-    # ---- calibration footage hook: the calibration helper's simulate/board_footage.py
+    # ---- calibration footage: e.g. mocap3d.simulate.board_footage.footage_hook
     if board_footage is not None:
         report(progress, 0, 1, "calibration footage")
         board_footage(project.calibration_footage_dir, rig_obj, cameras, hash_seed(seed, 77))

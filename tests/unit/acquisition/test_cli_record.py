@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import signal
 import subprocess
 import sys
@@ -98,6 +99,10 @@ def test_bad_input_exits_2_and_leaves_nothing_behind(
     rig = ("--rig", str(demo_rig_path), "--project", project)
     code, _, err = record(capsys, *rig, "--session", "a/b", "--sim")
     assert code == 2 and "invalid session name" in err
+    code, _, err = record(capsys, *rig, "--session", "s1", "--sim", "--date", "2025-02-30")
+    assert code == 2 and "invalid session date '2025-02-30': use YYYY-MM-DD" in err
+    code, _, err = record(capsys, *rig, "--session", "s1", "--sim", "--date", "14.03.2025")
+    assert code == 2 and "invalid session date" in err
     code, _, err = record(capsys, *rig, "--session", "s1", "--sim", "--syncbox", "/dev/ttyNOPE")
     assert code == 2 and "'/dev/ttyNOPE' cannot be opened" in err
     assert "Traceback" not in err
@@ -114,8 +119,12 @@ def test_bad_input_exits_2_and_leaves_nothing_behind(
 def test_existing_session_and_recover_of_a_closed_file(demo_rig_path, tmp_path, capsys):
     project = tmp_path / "proj"
     args = ("--rig", str(demo_rig_path), "--project", str(project), "--session", "s1", "--sim")
+    before = datetime.date.today().isoformat()
     code, out, err = record(capsys, *args, "--duration", "0.2", "--speed", "0", "--no-syncbox")
+    after = datetime.date.today().isoformat()
     assert code == 0, err
+    manifest = tomllib.loads((project / "sessions" / "s1" / "session.toml").read_text())
+    assert manifest["session"]["date"] in (before, after)  # the local date it was recorded
     assert "duration: recorded the requested 0.2 s" in out and "sync box" not in out
     code, _, err = record(capsys, *args, "--duration", "0.2")
     assert code == 2 and "session 's1' already exists" in err
@@ -164,9 +173,11 @@ def test_cameras_replaying_videos(demo_rig_path, tmp_path, capsys):
     code, out, err = record(
         capsys, "--rig", str(demo_rig_path), "--project", str(tmp_path / "p"), "--session", "s",
         "--sim", "--speed", "0", "--duration", "0.1", "--no-syncbox", "--cameras", f"video:{src}",
-        "--trial", "t7",
+        "--trial", "t7", "--date", "2025-03-14",
     )  # fmt: skip
     assert code == 0, err
+    manifest = tomllib.loads((tmp_path / "p" / "sessions" / "s" / "session.toml").read_text())
+    assert manifest["session"]["date"] == "2025-03-14"  # the date given wins
     videos = tmp_path / "p" / "sessions" / "s" / "raw" / "videos" / "t7"
     for cam in ("side_left", "side_right", "front", "overhead"):
         log = read_frame_log(videos / f"{cam}.frames.csv")

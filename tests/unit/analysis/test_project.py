@@ -16,6 +16,7 @@ from mocap3d.analysis.groups import read_metrics_table
 from mocap3d.analysis.project import analyze_project, analyze_recording
 from mocap3d.analysis.validate import summarise_truth_comparison, truth_comparison
 from mocap3d.cli import main
+from mocap3d.errors import InputError
 from mocap3d.io.project import open_project
 from mocap3d.io.session import list_datasets, write_dataset
 from mocap3d.simulate.truth import read_truth
@@ -110,6 +111,17 @@ def test_explicit_inputs_and_a_rig_without_force(project, tmp_path):
     assert "the rig has no force channel" in row["reasons"] and np.isnan(row["peak_force_bw"])
     assert abs(row["kin_landing_s"] - truth.events["landing"]) < 1 / 500
     assert np.isfinite(row["emg_ga_latency_takeoff_ms"])
+
+
+def test_one_trial_of_points_in_a_file_of_several_trials_needs_a_window(project, tmp_path):
+    session = project.session("mouse01")
+    points = tmp_path / "points.h5"
+    truth = read_truth(session.root / "truth" / "truth.h5").trials["trial_001"]
+    write_dataset(points, "poses3d", truth.poses3d())
+    with pytest.raises(InputError) as exc:
+        analyze_recording(session.raw_daq_path, project.rig_path, points3d=points)
+    message = str(exc.value)
+    assert "has 3 trials" in message and "--window [NAME=]START:END" in message
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mocap3d.camera import CameraGroup
+from mocap3d.errors import InputError
 from mocap3d.io.dlc import read_collected_data, read_dlc_tracks
 from mocap3d.io.frames import read_frame_log
 from mocap3d.io.project import open_project
@@ -185,23 +186,55 @@ def test_cli_simulate_trial(tmp_path):
             timeout=300,
         )
 
-    out = run(
-        "trial",
-        str(tmp_path / "p"),
-        "--scale",
-        "0.2",
-        "--duration",
-        "0.02",
-        "--no-video",
-        "--faults",
-        "clock,ttl",
-    )
+    quick = ("--scale", "0.2", "--duration", "0.02", "--no-video")
+    out = run("trial", str(tmp_path / "p"), *quick, "--faults", "clock,ttl", "--board-frames", "0")
     assert out.returncode == 0, out.stderr
     assert "mouse01 (control)" in out.stdout
     assert (tmp_path / "p" / "sessions" / "mouse01" / "raw" / "daq.h5").is_file()
+    assert list((tmp_path / "p" / "calibration" / "footage").iterdir()) == []
     again = run("trial", str(tmp_path / "p"))
     assert again.returncode == 2 and "already a project" in again.stderr
     bad = run("project", str(tmp_path / "q"), "--faults", "dropped,gremlins")
     assert bad.returncode == 2 and "gremlins" in bad.stderr
     bad_group = run("project", str(tmp_path / "r"), "--groups", "control,sleepy", "--no-video")
     assert bad_group.returncode == 2 and "sleepy" in bad_group.stderr
+    assert not (tmp_path / "r").exists()  # nothing half-made
+    bad_frames = run("trial", str(tmp_path / "r"), "--board-frames", "-1")
+    assert bad_frames.returncode == 2 and "--board-frames must be ≥ 0" in bad_frames.stderr
+    # a wrong group leaves nothing behind, so the corrected command just works
+    sham = run("trial", str(tmp_path / "s"), *quick, "--group", "sham")
+    assert sham.returncode == 2 and "unknown jump group 'sham'" in sham.stderr
+    assert not (tmp_path / "s").exists()
+    fixed = run("trial", str(tmp_path / "s"), *quick, "--group", "perturbed", "--board-frames", "2")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "mouse01 (perturbed)" in fixed.stdout and "calibrate --project" in fixed.stdout
+    footage = tmp_path / "s" / "calibration" / "footage"
+    assert len(list((footage / "front").glob("frame_*.png"))) == 2
+    assert (footage / "board_truth.npz").is_file()
+
+
+def test_a_failed_simulation_removes_what_it_made(tmp_path):
+    def broken_hook(folder, rig, cameras, seed):
+        (folder / "side_left.mp4").write_bytes(b"half a video")
+        raise RuntimeError("renderer crashed")
+
+    quick = SessionOptions(duration_s=0.02, videos=False, n_labelled=0)
+    new = tmp_path / "new"
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        simulate_project(new, groups=["control"], trials_per_subject=1, scale=0.2,
+                         options=quick, board_footage=broken_hook)  # fmt: skip
+    assert not new.exists()
+    # a folder that was there before stays, with what it held, and only that
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        simulate_project(mine, groups=["control"], trials_per_subject=1, scale=0.2,
+                         options=quick, board_footage=broken_hook)  # fmt: skip
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    # bad input is refused before anything is created
+    with pytest.raises(InputError, match="unknown jump group"):
+        simulate_project(new, groups=["sham"], options=quick)
+    with pytest.raises(InputError, match="scale must be > 0"):
+        simulate_project(new, scale=0.0, options=quick)
+    assert not new.exists()
