@@ -36,8 +36,8 @@ class DemoOptions:
     trials_per_subject: int = 3
     duration_s: float = 1.0
     n_labelled: int = 10
-    board_frames: int = 80
-    epochs: int = 40
+    board_frames: int = 120
+    epochs: int = 60
     crop_size: int = 128
     report_videos: bool = True
     seed: int = 0
@@ -88,23 +88,9 @@ def default_cache_dir() -> Path:
 
 
 def _simulate(root: Path, options: DemoOptions, progress: Progress | None) -> Project:
-    from mocap3d.simulate.board_footage import (
-        BoardFootageOptions,
-        render_board_footage,
-        write_board_footage,
-    )
+    from mocap3d.simulate.board_footage import footage_hook
     from mocap3d.simulate.project import simulate_project
     from mocap3d.simulate.session import SessionOptions
-
-    def board_footage(folder: Path, rig: Any, cameras: Any, seed: int) -> None:
-        frames, truth = render_board_footage(
-            cameras,
-            rig.board,
-            options=BoardFootageOptions(n_frames=options.board_frames, supersample=2),
-            seed=seed,
-            progress=progress,
-        )
-        write_board_footage(folder, frames, truth, fmt="png")
 
     return simulate_project(
         root,
@@ -114,7 +100,7 @@ def _simulate(root: Path, options: DemoOptions, progress: Progress | None) -> Pr
         trials_per_subject=options.trials_per_subject,
         seed=options.seed,
         options=SessionOptions(duration_s=options.duration_s, n_labelled=options.n_labelled),
-        board_footage=board_footage,
+        board_footage=footage_hook(options.board_frames, progress=progress),
         progress=progress,
     )
 

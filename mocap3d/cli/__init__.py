@@ -23,7 +23,8 @@ from mocap3d.errors import InputError
 
 HELP = """Multi-camera 3D motion capture of jumping mice, on one clock with EMG and force.
 
-Workflow: rig check → board print → calibrate → record → track → sync → triangulate → analyze.
+Workflow: rig check → init → board print → calibrate → record → track → sync → triangulate →
+analyze → report; `mocap3d run` does calibrate … report over a project.
 
 `mocap3d demo` runs the main job on built-in synthetic data."""
 

@@ -1,0 +1,61 @@
+"""The demo end to end, smaller: simulate → train DeepLabCut (4 cameras) → mocap3d run with
+real tracking → recovered vs true. Also a second run: cached models, every step skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from mocap3d.demo import DemoOptions, run_demo
+
+# 2 mice × 2 trials of 0.6 s (takeoff ~0.33 s, landing ~0.45 s into a trial); short training
+SMALL = DemoOptions(trials_per_subject=2, duration_s=0.6, n_labelled=8, board_frames=120,
+                    epochs=30, report_videos=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo")
+    cache = work / "cache"
+    first = run_demo(work, options=SMALL, scheduler="serial", cache_dir=cache)
+    second = run_demo(work, options=SMALL, scheduler="serial", cache_dir=cache)
+    return first, second
+
+
+def by_name(rows):
+    return {r.quantity: r for r in rows}
+
+
+@pytest.mark.slow
+def test_the_demo_runs_every_stage_with_real_tracking(demo):
+    first, _ = demo
+    pipeline = first.pipeline
+    assert pipeline is not None and pipeline.ok, pipeline.failures
+    done = {o.stage for o in pipeline.outcomes if o.status == "done"}
+    assert done == {"calibrate", "track", "sync", "triangulate", "analyze", "report"}
+    assert sum(o.stage == "track" and o.status == "done" for o in pipeline.outcomes) == 16
+    assert first.report_path is not None and first.report_path.is_file()
+
+
+@pytest.mark.slow
+def test_the_demo_recovers_the_truth(demo):
+    first, _ = demo
+    acc = by_name(first.accuracy)
+    assert acc["camera position error"].value < 8.0
+    assert acc["camera orientation error"].value < 1.5
+    # a short training: 2D errors of a few px; the 3D median stays within a few mm
+    assert acc["2D error, test images"].value < 15.0
+    assert acc["3D error, trials the model never saw"].value < 6.0
+    comp = by_name(first.comparisons)
+    height = comp["jump height (force impulse), worst trial"]
+    assert abs(height.error) < 0.02 * height.truth
+    assert abs(comp["takeoff time (force), worst trial"].error) < 1.0  # ms
+    diff = [c for c in first.comparisons if c.quantity.startswith("jump height difference")]
+    assert len(diff) == 1 and abs(diff[0].error) < 1.0  # mm
+
+
+@pytest.mark.slow
+def test_a_second_demo_run_reuses_models_and_results(demo):
+    _, second = demo
+    assert any("reused from the cache" in what for _, what in second.stages)
+    statuses = {o.status for o in second.pipeline.outcomes}
+    assert statuses == {"skipped"}
