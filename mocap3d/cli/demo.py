@@ -17,7 +17,12 @@ def demo(
     scheduler: str = typer.Option(
         "local", "--scheduler", help="local (Dask, loopback only), serial, or tcp://HOST:PORT."
     ),
-    workers: int = typer.Option(0, "--workers", "-j", help="Local workers (0: the cores)."),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        "-j",
+        help="Local workers (0: one per core).",
+    ),
     cache: bool = typer.Option(
         True, "--cache/--no-cache", help="Reuse a trained model from ~/.cache/mocap3d."
     ),

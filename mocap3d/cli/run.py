@@ -56,7 +56,12 @@ def run(
         help="local (Dask workers on this machine, loopback only), serial (this process), "
         "or tcp://HOST:PORT of a running Dask scheduler.",
     ),
-    workers: int = typer.Option(0, "--workers", "-j", help="Local workers (0: the cores)."),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        "-j",
+        help="Local workers (0: one per core).",
+    ),
     slurm: bool = typer.Option(False, "--slurm", help="Workers as SLURM jobs (dask-jobqueue)."),
     slurm_jobs: int = typer.Option(4, "--slurm-jobs", help="SLURM jobs (one worker each)."),
     slurm_cores: int = typer.Option(2, "--slurm-cores", help="Cores per SLURM job."),

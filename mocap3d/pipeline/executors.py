@@ -137,6 +137,11 @@ def slurm_cluster(options: SlurmOptions) -> Any:
     )
 
 
+def default_local_workers() -> int:
+    """One worker per core (at most 8), each task single-threaded."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def _worker_environ() -> dict[str, Any]:
     """Dask's environment for worker processes without ``MALLOC_TRIM_THRESHOLD_``.
 
@@ -165,7 +170,7 @@ def open_executor(
     Parameters
     ----------
     workers : int, optional
-        ``local``: worker processes (default: the number of cores, at most 8).
+        ``local``: worker processes (default :func:`default_local_workers`).
     timeout : float
         Seconds to wait for an existing scheduler to answer.
     """
@@ -181,7 +186,7 @@ def open_executor(
         logging.getLogger("distributed").setLevel(logging.WARNING)
 
     if scheduler == "local":
-        n = workers or min(os.cpu_count() or 1, 8)
+        n = workers or default_local_workers()
         with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ()}):
             cluster = LocalCluster(
                 n_workers=n,

@@ -7,9 +7,10 @@ import pytest
 
 from mocap3d.demo import DemoOptions, run_demo
 
-# 2 mice × 2 trials of 0.6 s (takeoff ~0.33 s, landing ~0.45 s into a trial); short training
-SMALL = DemoOptions(trials_per_subject=2, duration_s=0.6, n_labelled=8, board_frames=120,
-                    epochs=30, report_videos=False)  # fmt: skip
+# the demo's training (4 training trials × 10 labelled frames per camera, 60 epochs: fewer
+# gives networks that have not converged), trials of 0.8 s (takeoff ~0.33 s, landing up to
+# ~0.55 s into a trial; shorter trials cut the landing out of the force analysis), no overlays
+SMALL = DemoOptions(duration_s=0.8, report_videos=False)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_the_demo_runs_every_stage_with_real_tracking(demo):
     assert pipeline is not None and pipeline.ok, pipeline.failures
     done = {o.stage for o in pipeline.outcomes if o.status == "done"}
     assert done == {"calibrate", "track", "sync", "triangulate", "analyze", "report"}
-    assert sum(o.stage == "track" and o.status == "done" for o in pipeline.outcomes) == 16
+    assert sum(o.stage == "track" and o.status == "done" for o in pipeline.outcomes) == 24
     assert first.report_path is not None and first.report_path.is_file()
 
 
@@ -42,9 +43,10 @@ def test_the_demo_recovers_the_truth(demo):
     acc = by_name(first.accuracy)
     assert acc["camera position error"].value < 8.0
     assert acc["camera orientation error"].value < 1.5
-    # a short training: 2D errors of a few px; the 3D median stays within a few mm
-    assert acc["2D error, test images"].value < 15.0
-    assert acc["3D error, trials the model never saw"].value < 6.0
+    assert acc["2D error, test images"].value < 6.0
+    assert acc["2D error, images of the held-out trial"].value < 8.0
+    assert acc["3D error, trials the model never saw"].value < 4.0
+    assert acc["knee angle error, held-out trials"].value < 10.0
     comp = by_name(first.comparisons)
     height = comp["jump height (force impulse), worst trial"]
     assert abs(height.error) < 0.02 * height.truth

@@ -10,7 +10,8 @@ they run once per project in the driving process whatever the scheduler.
 Rows: ``serial`` (one task at a time, 1 torch thread — the work split as on the cluster),
 ``serial-2threads`` (one task at a time, torch on both cores — the best a single process
 does here), ``dask-2workers`` (LocalCluster, 2 worker processes × 1 thread; the cluster's
-start-up is included). The target ratio is ``dask_2workers_vs_serial``; the Dask results must
+start-up is included), ``dask-1worker-2threads`` (the local default on 2 cores). The target
+ratio is ``dask_2workers_vs_serial``; the Dask results must
 be identical to the serial ones.
 
 Run under the CPU lock:  flock /tmp/mocap3d-cpu.lock python tools/bench/pipeline.py --json out.json
@@ -51,10 +52,10 @@ def make_project(root: Path, trials: int) -> Project:
     return project
 
 
-def run(project: Project, scheduler: str, threads: int) -> tuple[float, dict, dict]:
+def run(project: Project, scheduler: str, threads: int, workers: int) -> tuple[float, dict, dict]:
     settings = PipelineSettings(analyze=False, report=False, threads=threads, force=True)
     t0 = time.perf_counter()
-    with open_executor(scheduler, workers=2) as ex:
+    with open_executor(scheduler, workers=workers) as ex:
         started = time.perf_counter() - t0
         result = run_pipeline(project, settings, executor=ex)
     seconds = time.perf_counter() - t0
@@ -76,13 +77,14 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = make_project(Path(tmp) / "base", args.trials)
-        configs = [("serial", "serial", 1), ("serial-2threads", "serial", 2),
-                   ("dask-2workers", "local", 1)]  # fmt: skip
+        configs = [("serial", "serial", 1, 1), ("serial-2threads", "serial", 2, 1),
+                   ("dask-2workers", "local", 1, 2),
+                   ("dask-1worker-2threads", "local", 2, 1)]  # fmt: skip
         rows, results = [], {}
-        for name, scheduler, threads in configs:
+        for name, scheduler, threads, workers in configs:
             copy = Path(tmp) / name
             shutil.copytree(base.root, copy)
-            seconds, extra, poses = run(open_project(copy), scheduler, threads)
+            seconds, extra, poses = run(open_project(copy), scheduler, threads, workers)
             results[name] = poses
             rows.append({"impl": "mocap3d", "method": name, "seconds": round(seconds, 2),
                          "per_s": round(args.trials / seconds, 4), "unit": "trials",
@@ -97,6 +99,7 @@ def main() -> None:
     ratios = {
         "dask_2workers_vs_serial": round(by["serial"] / by["dask-2workers"], 3),
         "dask_2workers_vs_serial_2threads": round(by["serial-2threads"] / by["dask-2workers"], 3),
+        "dask_1worker_2threads_vs_serial": round(by["serial"] / by["dask-1worker-2threads"], 3),
     }
     print(f"pipeline: {args.trials} trials × 4 cameras (track, sync, triangulate)")
     print(f"{'run':<18}{'seconds':>9}{'trials/s':>10}{'start-up s':>12}{'track task-s':>14}")
