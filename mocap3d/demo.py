@@ -9,6 +9,7 @@ truth. Every number it reports was computed by the pipeline on the simulated rec
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,8 @@ class DemoOptions:
     n_labelled: int = 10
     board_frames: int = 120
     epochs: int = 60
+    tune_epochs: int = 30
+    tune_learning_rate: float = 2e-4
     crop_size: int = 128
     report_videos: bool = True
     seed: int = 0
@@ -121,29 +124,55 @@ def _train(
         epochs=options.epochs, crop_size=options.crop_size, seed=42, threads=os.cpu_count()
     )
     tracking = open_tracking(project)
+    cams = list(tracking.models)
+    first, others = cams[0], cams[1:]
     retrained: list[str] = []
     cached = cache_dir is not None
-    for name in set(tracking.models.values()):
+
+    def train(cam: str, s: TrainSettings) -> Any:
+        nonlocal cached
         if cache_dir is not None:
-            key = model_key(tracking.model_dir(name), image_split(tracking, name), settings)
+            name = tracking.model_for(cam)
+            key = model_key(tracking.model_dir(name), image_split(tracking, name), s)
             cached = cached and (cache_dir / f"{name}-{key}" / "config.yaml").is_file()
-    models = train_project_models(project, settings, cache_dir=cache_dir, progress=progress)
-    for cam in list(models):
-        # networks from random weights on ~40 images sometimes do not converge in the
-        # epochs given (a camera stuck at > 20 px while the others reach 3–5 px): try
-        # another seed, as a person would, and say so
+        model = train_project_models(
+            project, s, cameras=[cam], cache_dir=cache_dir, progress=progress
+        )[cam]
+        # a network that did not converge (a camera stuck at > 12 px while the others
+        # reach 3-5 px): train it again with another seed, as a person would, and say so
         for attempt in (1, 2):
-            if best_test_px(models[cam]) <= MAX_TEST_PX:
+            if best_test_px(model) <= MAX_TEST_PX:
                 break
-            log.warning(
-                "camera %s: test error %.1f px after training; training again with seed %d",
-                cam, best_test_px(models[cam]), settings.seed + attempt,
-            )  # fmt: skip
-            retry = replace(settings, seed=settings.seed + attempt)
-            models[cam] = train_project_models(
-                project, retry, cameras=[cam], cache_dir=cache_dir, progress=progress
+            log.warning("camera %s: test error %.1f px; training again", cam, best_test_px(model))
+            s = replace(s, seed=s.seed + attempt)
+            model = train_project_models(
+                project, s, cameras=[cam], cache_dir=cache_dir, progress=progress
             )[cam]
             retrained.append(cam)
+        return model
+
+    # the first camera from random weights; the others fine-tuned from it (from random
+    # weights on ~40 images a camera sometimes never converges; fine-tuning converges in
+    # half the epochs). The starting weights are taken from the cache when there is one,
+    # so the other cameras' cache keys do not depend on the project's folder.
+    models = {first: train(first, settings)}
+    start = models[first].snapshot
+    if cache_dir is not None:
+        name = tracking.model_for(first)
+        key = model_key(tracking.model_dir(name), image_split(tracking, name), settings)
+        with contextlib.suppress(ValueError):
+            rel = start.relative_to(tracking.model_dir(name))
+            in_cache = cache_dir / f"{name}-{key}" / rel
+            start = in_cache if in_cache.is_file() else start
+    tuned = replace(
+        settings,
+        epochs=options.tune_epochs,
+        learning_rate=options.tune_learning_rate,
+        weights=start,
+        load_head_weights=True,
+    )
+    for cam in others:
+        models[cam] = train(cam, tuned)
     splits: dict[str, set[tuple[str, str]]] = {}
     for trial_id, which in tracking.split.items():
         session, trial = trial_id.split("/", 1)
@@ -318,9 +347,12 @@ def run_demo(
     seconds = sum(float(m.training.get("seconds", 0.0)) for m in models.values())
     how = "reused from the cache" if cached else f"trained in {seconds:.0f} s"
     net = next(iter(models.values())).net_type
-    stages.append(("train", f"one DeepLabCut {net} model per camera ({len(models)}), {how}; "
-                   f"{options.epochs} epochs on {options.n_labelled} labelled frames per "
-                   f"video of the training trials"))  # fmt: skip
+    first = next(iter(models))
+    stages.append(("train", f"one DeepLabCut {net} model per camera ({len(models)}), {how}: "
+                   f"{first} from random weights ({options.epochs} epochs), the others "
+                   f"fine-tuned from it ({options.tune_epochs} epochs), on "
+                   f"{options.n_labelled} labelled frames per video of the training "
+                   f"trials"))  # fmt: skip
     if retrained:
         stages.append(("train", f"retrained with another seed (had not converged): "
                        f"{', '.join(sorted(set(retrained)))}"))  # fmt: skip

@@ -29,7 +29,7 @@ def demo(
     videos: bool = typer.Option(True, "--videos/--no-videos", help="Overlay videos in the report."),
     trials: int = typer.Option(3, "--trials", help="Trials per mouse (2 mice, 2 groups)."),
 ) -> None:
-    """Simulate a project (board footage, 2 groups of jumping mice, DAQ), train its DeepLabCut model, run the whole pipeline on it and print what it recovered next to the truth."""  # noqa: E501
+    """Simulate a project (board footage, 2 groups of jumping mice, DAQ), train its DeepLabCut models (one per camera), run the whole pipeline on it and print what it recovered next to the truth."""  # noqa: E501
     from mocap3d.cli.run import exit_code, print_summary
     from mocap3d.demo import DemoOptions, run_demo
     from mocap3d.errors import InputError

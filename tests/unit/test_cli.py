@@ -75,11 +75,12 @@ def test_usage_errors_exit_2():
     assert run("no-such-verb").returncode == 2
 
 
-def test_demo_runs_and_says_what_is_not_built(tmp_path):
-    out = run("demo", "--workdir", str(tmp_path / "d"))
-    assert out.returncode == 0, out.stderr
-    assert "demo project" in out.stdout
-    assert (tmp_path / "d" / "project" / "project.toml").is_file()
+def test_demo_refuses_bad_options_before_doing_anything(tmp_path):
+    # the demo itself (minutes: simulation, training, pipeline) is tests/integration/test_demo.py
+    out = run("demo", "--workdir", str(tmp_path / "d"), "--trials", "1")
+    assert out.returncode == 2 and "--trials" in out.stderr
+    assert not (tmp_path / "d").exists()
+    assert run("demo", "--help").returncode == 0
 
 
 def _main(capsys, *args: str) -> tuple[int, str, str]:
