@@ -118,8 +118,10 @@ def test_recover_refuses_a_recording_that_is_still_running(tmp_path, demo_rig_pa
             seen.append(True)
 
     src = source_of(demo_rig_path)
+    # on the real-time clock (as fast as possible, a loaded machine may write the whole
+    # 0.5 s in one flush, so that the only status with data comes after the file is closed)
     result = Recorder(
-        rig, SimDaqBackend(src, speed=None), tmp_path / "daq.h5", flush_interval_s=0.01,
+        rig, SimDaqBackend(src, speed=1.0), tmp_path / "daq.h5", flush_interval_s=0.01,
         on_status=attempt, status_interval_s=0,
     ).run(duration_s=0.5)  # fmt: skip
     assert seen and result.ok
