@@ -112,6 +112,7 @@ class Recorder:
         self.writer_factory = writer_factory
         master = self.config.master
         self.tail_samples = math.ceil((2 * block_s + 0.05) * master.rate_hz)
+        self._grace_s = 2 * block_s + 1.0  # for the other streams' last blocks
         blocks = max(4, math.ceil(2.0 / block_s)) * len(self.config.streams)
         self._batch = max(1, math.ceil(1.0 / block_s)) * len(self.config.streams)
         self._queue: queue.Queue[Block | DaqFault] = queue.Queue(maxsize=blocks)
@@ -191,7 +192,11 @@ class Recorder:
             raise AcquisitionError("a Recorder records one file; make a new one to record again")
         stop = stop or threading.Event()
         master = self.config.master
-        target = math.ceil(duration_s * master.rate_hz) if duration_s is not None else None
+        targets = (
+            {s.name: math.ceil(duration_s * s.rate_hz) for s in self.config.streams}
+            if duration_s is not None
+            else None
+        )
         self.prepare()
         started = utc_now()
         try:
@@ -215,7 +220,7 @@ class Recorder:
             blocks.event("start", sample=0, stream=master.name, message=utc_now())
             box_on = self._box("start", self._start_box, blocks) is not None
             try:
-                outcome = self._loop(blocks, target, stop)
+                outcome = self._loop(blocks, targets, stop)
             except KeyboardInterrupt:
                 outcome = ("interrupted", "stopped by Ctrl-C")
             if box_on:
@@ -287,15 +292,34 @@ class Recorder:
             self.flush_interval_s,
         )
 
-    def _loop(self, blocks: BlockWriter, target: int | None, stop: threading.Event) -> Outcome:
+    def _loop(
+        self, blocks: BlockWriter, targets: dict[str, int] | None, stop: threading.Event
+    ) -> Outcome:
+        """Write blocks until ``stop``, a fault, or every stream holds its ``targets`` samples.
+
+        The other streams' blocks for the same stretch of time can arrive after the master's;
+        they get a grace of two blocks and a second once the master is done, so a duration
+        recording covers the duration on every stream (a stream still short after that is
+        named in the result's warnings).
+        """
         next_status = time.monotonic()
+        master = self.config.master
+        grace_until: float | None = None
         while True:
             if stop.is_set():
                 return "stopped", "stopped on request"
-            if target is not None and blocks.master_samples >= target:
-                seconds = target / self.config.master.rate_hz
-                return "duration", f"recorded the requested {seconds:g} s"
             now = time.monotonic()
+            if targets is not None and blocks.master_samples >= targets[master.name]:
+                short = {n: t for n, t in targets.items() if blocks.counts[n] < t}
+                grace_until = grace_until or now + self._grace_s
+                if not short or now >= grace_until:
+                    seconds = targets[master.name] / master.rate_hz
+                    for name, want in short.items():
+                        self._warnings.append(
+                            f"stream {name!r} holds {blocks.counts[name]} of the {want} "
+                            f"samples of the requested {seconds:g} s when recording stopped"
+                        )
+                    return "duration", f"recorded the requested {seconds:g} s"
             if now >= next_status:
                 if self.on_status is not None:
                     self.on_status(self._status(blocks))

@@ -229,3 +229,61 @@ def test_recording_the_simulators_jumps(rig, tmp_path):
     assert 0.15 < quiet < 0.4 and force.max() > 4 * quiet  # push-offs
     emg = read_stream(result.path, "fast", channels=["emg_ga"]).values[:, 0]
     assert np.abs(emg).max() > 20 * np.median(np.abs(emg))  # bursts over the baseline
+
+
+class LateStream:
+    """A backend whose non-master blocks reach the recorder ``delay_s`` late (or never, past
+    ``drop_after`` samples), as a second device's callbacks can on a busy machine; like
+    hardware, it calls back no more once stopped."""
+
+    def __init__(self, inner, master, *, delay_s=0.3, drop_after=None):
+        self.inner, self.master, self.delay_s, self.drop_after = inner, master, delay_s, drop_after
+        self.name = inner.name
+        self.timers = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def start(self, on_block, on_fault):
+        def late(block):
+            if block.stream == self.master:
+                return on_block(block)
+            if self.drop_after is not None and block.start_sample >= self.drop_after:
+                return None
+            timer = threading.Timer(self.delay_s, on_block, (block,))
+            self.timers.append(timer)
+            timer.start()
+            return None
+
+        self.inner.start(late, on_fault)
+
+    def stop(self):  # no callback comes after the tasks stop: a block still due is lost
+        for timer in self.timers:
+            timer.cancel()
+        self.inner.stop()
+
+
+def test_a_duration_recording_waits_for_every_streams_last_blocks(rig, tmp_path):
+    backend, source = sim(rig, speed=4.0)
+    master = DaqConfig.from_rig(rig).master_stream
+    late = LateStream(backend, master)
+    result = Recorder(rig, late, tmp_path / "daq.h5").run(duration_s=1.0)
+    assert result.ok and result.stop_reason == "duration", result.message
+    info = assert_holds_the_source(result.path, source)
+    for s in info.streams.values():  # every stream covers the requested second
+        assert s.n_samples >= s.rate_hz * 1.0, s.name
+    assert not [w for w in result.warnings if "when recording stopped" in w]
+
+
+def test_a_stream_that_stops_delivering_is_named_not_waited_for(rig, tmp_path):
+    backend, source = sim(rig, speed=4.0)
+    config = DaqConfig.from_rig(rig)
+    (other,) = [s for s in config.streams if s.name != config.master_stream]
+    late = LateStream(backend, config.master_stream, delay_s=0.0, drop_after=other.rate_hz // 2)
+    result = Recorder(rig, late, tmp_path / "daq.h5").run(duration_s=1.0)
+    assert result.stop_reason == "duration", result.message
+    (warning,) = [w for w in result.warnings if "when recording stopped" in w]
+    want = int(other.rate_hz * 1.0)
+    assert f"stream {other.name!r} holds {int(other.rate_hz // 2)} of the {want}" in warning
+    info = assert_holds_the_source(result.path, source)
+    assert info.streams[other.name].n_samples == other.rate_hz // 2
