@@ -25,7 +25,7 @@ import xarray as xr
 
 from mocap3d.datasets import validate_poses2d
 from mocap3d.errors import InputError
-from mocap3d.tracking.metrics import running_median
+from mocap3d.timeseries import bounding_frames, fill_linear, running_median, short_gaps
 
 _DIMS = ("time", "view", "keypoint", "individual", "space")
 
@@ -120,24 +120,18 @@ def confidence_filter(ds: xr.Dataset, *, threshold: float = 0.8) -> tuple[xr.Dat
 
 
 def _fill_gaps(pos: np.ndarray, conf: np.ndarray, max_gap: int) -> None:
-    """In place: linearly interpolate NaN runs of ≤ ``max_gap`` frames along axis 0."""
+    """In place: linearly interpolate NaN runs of ≤ ``max_gap`` frames along axis 0; a
+    filled point gets the lower confidence of the two points bounding its gap."""
     n = pos.shape[0]
     flat_pos = pos.reshape(n, -1, 2)
     flat_conf = conf.reshape(n, -1)
-    t = np.arange(n)
-    for j in range(flat_pos.shape[1]):
-        ok = np.isfinite(flat_pos[:, j]).all(axis=-1)
-        if ok.all() or ok.sum() < 2:
-            continue
-        bad = np.flatnonzero(~ok)
-        runs = np.split(bad, np.flatnonzero(np.diff(bad) > 1) + 1)
-        for run in runs:
-            a, b = run[0] - 1, run[-1] + 1
-            if a < 0 or b >= n or len(run) > max_gap:
-                continue
-            w = (t[run] - a) / (b - a)
-            flat_pos[run, j] = (1 - w)[:, None] * flat_pos[a, j] + w[:, None] * flat_pos[b, j]
-            flat_conf[run, j] = min(flat_conf[a, j], flat_conf[b, j])
+    fill = short_gaps(~np.isfinite(flat_pos).all(axis=-1), max_gap)
+    if not fill.any():
+        return
+    flat_pos[:] = fill_linear(flat_pos, fill)
+    prev, nxt = bounding_frames(np.isfinite(flat_pos).all(axis=-1) & ~fill)
+    t, j = np.nonzero(fill)
+    flat_conf[t, j] = np.minimum(flat_conf[prev[t, j], j], flat_conf[nxt[t, j], j])
 
 
 def interpolate_gaps(ds: xr.Dataset, *, max_gap: int = 5) -> tuple[xr.Dataset, FilterReport]:

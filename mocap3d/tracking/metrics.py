@@ -22,12 +22,12 @@ a keypoint was not predicted / not labelled (not visible); ``confidence`` is
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from mocap3d.errors import InputError
+from mocap3d.timeseries import running_median
 
 
 def _check_pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -194,29 +194,6 @@ def swap_rate(
         rate = float(np.sum(crossed[ok] < direct[ok]) / n) if n else float("nan")
         out[(left, right)] = (rate, n)
     return out
-
-
-def running_median(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred running median along axis 0, ignoring NaNs; NaN inputs stay NaN.
-
-    Near the ends the window shrinks symmetrically (frame 0 is its own median, frame 1 the
-    median of frames 0–2 …), so steady motion is not biased at the ends.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if window < 1 or window % 2 == 0:
-        raise InputError(f"median window must be an odd number ≥ 1, found {window}")
-    half = window // 2
-    n = x.shape[0]
-    pad = np.full((half, *x.shape[1:]), np.nan)
-    padded = np.concatenate([pad, x, pad])
-    stack = np.stack([padded[i : i + n] for i in range(window)])
-    with warnings.catch_warnings():  # windows with no finite value give NaN, as intended
-        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-        med = np.nanmedian(stack, axis=0)
-        for h in range(min(half, (n + 1) // 2)):
-            for i in {h, n - 1 - h}:
-                med[i] = np.nanmedian(x[i - h : i + h + 1], axis=0)
-    return np.where(np.isfinite(x), med, np.nan)
 
 
 def jitter(

@@ -21,8 +21,7 @@ import xarray as xr
 
 from mocap3d.datasets import validate_poses3d
 from mocap3d.errors import InputError
-
-_BLOCK = 8192  # frames per block of the running median (bounds its memory)
+from mocap3d.timeseries import fill_linear, running_median, short_gaps
 
 
 @dataclass(frozen=True)
@@ -56,35 +55,6 @@ class FilterReport:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def run_lengths(mask: np.ndarray) -> np.ndarray:
-    """Length of the run of consecutive True values (along axis 0) that each element is in.
-
-    Parameters
-    ----------
-    mask : ndarray of bool, (n_frames, ...)
-
-    Returns
-    -------
-    ndarray of int, same shape; 0 where ``mask`` is False.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    T = mask.shape[0]
-    cols = mask.reshape(T, -1).T  # (M, T)
-    padded = np.zeros((cols.shape[0], T + 2), dtype=np.int8)
-    padded[:, 1:-1] = cols
-    flat = padded.reshape(-1)
-    edges = np.diff(flat)
-    starts = np.flatnonzero(edges == 1)
-    stops = np.flatnonzero(edges == -1)
-    out = np.zeros(flat.size, dtype=np.int64)
-    lengths = stops - starts
-    idx = np.repeat(starts + 1, lengths) + (
-        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    )
-    out[idx] = np.repeat(lengths, lengths)
-    return out.reshape(cols.shape[0], T + 2)[:, 1:-1].T.reshape(mask.shape)
 
 
 def _points(ds: xr.Dataset) -> np.ndarray:
@@ -129,25 +99,9 @@ def _report(name: str, old: np.ndarray, new: np.ndarray) -> FilterReport:
 
 
 def _running_median(x: np.ndarray, window: int) -> np.ndarray:
-    """NaN-aware centred running median along axis 0 of (T, M, 3); NaN stays NaN."""
-    import warnings
-
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    half = window // 2
-    T = x.shape[0]
-    out = np.full_like(x, np.nan)
-    for a in range(0, T, _BLOCK):  # in blocks: the windows are copied by nanmedian
-        b = min(T, a + _BLOCK)
-        lo, hi = a - half, b + half
-        seg = np.full((hi - lo, *x.shape[1:]), np.nan)
-        seg[max(0, lo) - lo : min(T, hi) - lo] = x[max(0, lo) : min(T, hi)]
-        win = sliding_window_view(seg, window, axis=0)  # (b − a, M, 3, window)
-        with warnings.catch_warnings():  # all-NaN windows: "All-NaN slice" → NaN, fine
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out[a:b] = np.nanmedian(win, axis=-1)
-    out[~np.isfinite(x)] = np.nan
-    return out
+    """NaN-aware centred running median of (T, M, 3); frames beyond the ends count as
+    missing; NaN stays NaN."""
+    return running_median(x, window, ends="pad")
 
 
 def _check_window(window: int) -> None:
@@ -250,22 +204,20 @@ def interpolate_gaps(
         raise InputError(f"method must be 'linear' or 'cubic', found {method!r}")
     ds = validate_poses3d(ds)
     old = _points(ds)
-    T = old.shape[0]
-    missing = ~np.isfinite(old[..., 0])
-    known = ~missing
-    inner = (np.cumsum(known, axis=0) > 0) & (np.cumsum(known[::-1], axis=0)[::-1] > 0)
-    fill = missing & inner & (run_lengths(missing) <= max_gap)
-    new = old.copy()
-    frames = np.arange(T)
-    for m in np.flatnonzero(fill.any(axis=0)):  # one trajectory at a time
-        good = known[:, m]
-        at = fill[:, m]
-        if method == "linear" or good.sum() < 4:
-            for d in range(3):
-                new[at, m, d] = np.interp(frames[at], frames[good], old[good, m, d])
-        else:
-            from scipy.interpolate import CubicSpline
+    fill = short_gaps(~np.isfinite(old[..., 0]), max_gap)
+    if method == "linear":
+        new = fill_linear(old, fill)
+    else:
+        from scipy.interpolate import CubicSpline
 
-            new[at, m] = CubicSpline(frames[good], old[good, m])(frames[at])
+        new = old.copy()
+        known = np.isfinite(old[..., 0])
+        frames = np.arange(old.shape[0])
+        for m in np.flatnonzero(fill.any(axis=0)):  # one trajectory at a time
+            good, at = known[:, m], fill[:, m]
+            if good.sum() < 4:  # too few points for a spline: linear
+                new[:, m] = fill_linear(old[:, m : m + 1], fill[:, m : m + 1])[:, 0]
+            else:
+                new[at, m] = CubicSpline(frames[good], old[good, m])(frames[at])
     rep = _report(f"interpolate_gaps(max_gap={max_gap}, method={method})", old, new)
     return _with_points(ds, new, str(rep)), rep

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mocap3d.errors import InputError
+from mocap3d.timeseries import running_median
 from mocap3d.tracking.evaluate import score
 from mocap3d.tracking.metrics import (
     body_lengths,
@@ -14,7 +15,6 @@ from mocap3d.tracking.metrics import (
     mae,
     miss_rate,
     pck,
-    running_median,
     swap_rate,
 )
 

@@ -7,13 +7,13 @@ import pytest
 
 from mocap3d.datasets import make_poses3d
 from mocap3d.errors import InputError
+from mocap3d.timeseries import run_lengths
 from mocap3d.triangulation.filters import (
     drop_fast,
     drop_jumps,
     drop_unreliable,
     interpolate_gaps,
     median_filter,
-    run_lengths,
 )
 
 
