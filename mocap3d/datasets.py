@@ -14,7 +14,8 @@ poses3d   position (time, space=[x, y, z], keypoint, individual),          mm
 ========  ===============================================================  =====
 
 ``time`` is seconds on the session's master clock once synchronised; before that it is
-``frame / fps`` (attribute ``time_reference = "frame"``).
+``frame / fps`` (attribute ``time_reference = "frame"``), or the frame number when the frame
+rate of 2D tracks is unknown (``time_unit = "frame"``).
 """
 
 from __future__ import annotations
@@ -39,19 +40,27 @@ POSES3D_DIMS = {
 DEFAULT_INDIVIDUAL = "individual_0"
 
 
-def _time_coord(n: int, fps: float | None, time: Any) -> tuple[np.ndarray, str]:
+def _time_coord(
+    n: int, fps: float | None, time: Any, *, frame_numbers: bool = False
+) -> tuple[np.ndarray, str, str]:
+    """(time, time_reference, time_unit): given times (s, session clock), frame / fps, or —
+    without either, where ``frame_numbers`` allows it — frame numbers."""
     if time is not None:
         t = np.asarray(time, dtype=np.float64)
         if t.shape != (n,):
             raise InputError(f"time must have {n} values (one per frame), found shape {t.shape}")
-        return t, "session"
+        return t, "session", "s"
+    if fps is None and frame_numbers:
+        return np.arange(n, dtype=np.float64), "frame", "frame"
     if fps is None or not fps > 0:
         raise InputError(f"give either time stamps or a frame rate fps > 0, found fps={fps!r}")
-    return np.arange(n) / float(fps), "frame"
+    return np.arange(n) / float(fps), "frame", "s"
 
 
-def _attrs(fps: float | None, time_reference: str, extra: Mapping[str, Any]) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"time_unit": "s", "time_reference": time_reference}
+def _attrs(
+    fps: float | None, time_reference: str, time_unit: str, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"time_unit": time_unit, "time_reference": time_reference}
     if fps is not None:
         attrs["fps"] = float(fps)
     attrs.update({k: v for k, v in extra.items() if v is not None})
@@ -113,7 +122,7 @@ def make_poses2d(
     else:
         conf = np.asarray(confidence, dtype=np.float64)
         _check_shape("poses2d confidence", conf, POSES2D_DIMS["confidence"], sizes)
-    t, ref = _time_coord(sizes["time"], fps, time)
+    t, ref, unit = _time_coord(sizes["time"], fps, time, frame_numbers=True)
     ds = xr.Dataset(
         {
             "position": (POSES2D_DIMS["position"], pos),
@@ -129,6 +138,7 @@ def make_poses2d(
         attrs=_attrs(
             fps,
             ref,
+            unit,
             {"space_unit": "px", "source_software": source_software, "ds_type": "poses2d", **attrs},
         ),
     )
@@ -180,7 +190,7 @@ def make_poses3d(
     nv = np.zeros(shape, np.int16) if n_views is None else np.asarray(n_views).astype(np.int16)
     _check_shape("poses3d reprojection_error", err, POSES3D_DIMS["reprojection_error"], sizes)
     _check_shape("poses3d n_views", nv, POSES3D_DIMS["n_views"], sizes)
-    t, ref = _time_coord(sizes["time"], fps, time)
+    t, ref, unit = _time_coord(sizes["time"], fps, time)
     ds = xr.Dataset(
         {
             "position": (POSES3D_DIMS["position"], pos),
@@ -196,6 +206,7 @@ def make_poses3d(
         attrs=_attrs(
             fps,
             ref,
+            unit,
             {"space_unit": "mm", "source_software": source_software, "ds_type": "poses3d", **attrs},
         ),
     )

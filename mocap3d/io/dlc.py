@@ -114,13 +114,10 @@ def read_dlc_tracks(path: str | Path, *, view: str, fps: float | None = None) ->
         keypoints=keypoints,
         individuals=individuals,
         fps=fps,
-        time=None if fps is not None else np.arange(n, dtype=np.float64),
         source_software="DeepLabCut",
         scorer=scorer,
         source_file=str(path),
     )
-    if fps is None:  # no frame rate: time counts frames
-        ds.attrs.update(time_unit="frame", time_reference="frame")
     return ds
 
 

@@ -21,6 +21,15 @@ def test_poses2d_defaults_confidence_from_nans():
     assert ds.attrs["time_reference"] == "frame"
 
 
+def test_without_frame_rate_or_times_time_counts_frames():
+    ds = make_poses2d(np.ones((1, 4, 2, 1, 1)), views=["a"], keypoints=["k"])
+    np.testing.assert_array_equal(ds.time.values, np.arange(4))
+    assert ds.attrs["time_unit"] == "frame" and ds.attrs["time_reference"] == "frame"
+    assert "fps" not in ds.attrs
+    with_fps = make_poses2d(np.ones((1, 4, 2, 1, 1)), views=["a"], keypoints=["k"], fps=50)
+    assert with_fps.attrs["time_unit"] == "s"
+
+
 def test_poses3d_with_time_stamps():
     ds = make_poses3d(np.zeros((4, 3, 2, 1)), keypoints=["a", "b"], time=[0.1, 0.2, 0.3, 0.4])
     assert ds.attrs["time_reference"] == "session" and ds.n_views.dtype == np.int16
