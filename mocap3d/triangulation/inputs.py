@@ -108,28 +108,45 @@ def check_cameras(poses2d: xr.Dataset, calibration: CameraGroup) -> CameraGroup:
     return calibration.subset(views)
 
 
-def check_keypoints(poses2d: xr.Dataset, *, min_score: float) -> None:
-    """Raise if a keypoint (of any individual) is never seen by two cameras in one frame."""
-    pos = poses2d.position.transpose("view", "time", "space", "keypoint", "individual").values
-    conf = poses2d.confidence.transpose("view", "time", "keypoint", "individual").values
+def usable(uv: np.ndarray, conf: np.ndarray, min_score: float) -> np.ndarray:
+    """Which 2D detections are used: a finite position with confidence ≥ ``min_score`` and
+    > 0; a position without a confidence (NaN) counts as sure.
+
+    ``uv`` (..., 2), ``conf`` (...) → bool (...).
+    """
     conf = np.where(np.isnan(conf), 1.0, conf)
     with np.errstate(invalid="ignore"):
-        good = np.isfinite(pos[:, :, 0]) & np.isfinite(pos[:, :, 1]) & (conf >= min_score)
-        good &= conf > 0
-    pairs = (good.sum(axis=0) >= 2).any(axis=0)  # (keypoint, individual)
-    if pairs.all():
-        return
-    per_view = good.any(axis=1)  # (view, keypoint, individual)
+        ok = np.isfinite(uv[..., 0]) & np.isfinite(uv[..., 1]) & (conf >= min_score) & (conf > 0)
+    return np.asarray(ok, dtype=bool)
+
+
+def unseen_keypoints(poses2d: xr.Dataset, *, min_score: float) -> dict[tuple[str, str], list[str]]:
+    """(keypoint, individual) never seen by two cameras in one frame → the cameras that see
+    it at all (:func:`usable` detections)."""
+    pos = poses2d.position.transpose("view", "time", "keypoint", "individual", "space").values
+    conf = poses2d.confidence.transpose("view", "time", "keypoint", "individual").values
+    good = usable(pos, conf, min_score)
+    pairs = np.asarray((good.sum(axis=0) >= 2).any(axis=0))  # (keypoint, individual)
+    per_view = np.asarray(good.any(axis=1))  # (view, keypoint, individual)
     views = [str(v) for v in poses2d.view.values]
+    return {
+        (kp, ind): [v for c, v in enumerate(views) if per_view[c, k, i]]
+        for k, kp in enumerate(map(str, poses2d.keypoint.values))
+        for i, ind in enumerate(map(str, poses2d.individual.values))
+        if not pairs[k, i]
+    }
+
+
+def check_keypoints(poses2d: xr.Dataset, *, min_score: float) -> None:
+    """Raise if a keypoint (of any individual) is never seen by two cameras in one frame."""
+    unseen = unseen_keypoints(poses2d, min_score=min_score)
+    if not unseen:
+        return
     problems = []
-    for k, kp in enumerate(map(str, poses2d.keypoint.values)):
-        for i, ind in enumerate(map(str, poses2d.individual.values)):
-            if pairs[k, i]:
-                continue
-            seen = [v for c, v in enumerate(views) if per_view[c, k, i]]
-            who = f" of {ind!r}" if poses2d.sizes["individual"] > 1 else ""
-            where = f"only by {seen}" if seen else "by no camera"
-            problems.append(f"{kp!r}{who} is seen {where}")
+    for (kp, ind), seen in unseen.items():
+        who = f" of {ind!r}" if poses2d.sizes["individual"] > 1 else ""
+        where = f"only by {seen}" if seen else "by no camera"
+        problems.append(f"{kp!r}{who} is seen {where}")
     raise InputError(
         "keypoint(s) with no data to triangulate — never seen by two cameras in the same "
         f"frame with confidence ≥ {min_score:g}: " + "; ".join(problems) + ". Check the "

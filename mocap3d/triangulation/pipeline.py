@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -21,9 +21,15 @@ from mocap3d.camera import CameraGroup
 from mocap3d.datasets import make_poses3d, validate_poses2d
 from mocap3d.errors import InputError
 from mocap3d.progress import Progress, report
+from mocap3d.timeseries import run_lengths
 from mocap3d.triangulation.dlt import Triangulated, triangulate_dlt
-from mocap3d.triangulation.filters import run_lengths
-from mocap3d.triangulation.inputs import bone_indices, check_cameras, check_keypoints
+from mocap3d.triangulation.inputs import (
+    bone_indices,
+    check_cameras,
+    check_keypoints,
+    unseen_keypoints,
+    usable,
+)
 from mocap3d.triangulation.robust import DEFAULT_THRESHOLD_PX, triangulate_robust
 from mocap3d.triangulation.spatiotemporal import (
     SpatiotemporalOptions,
@@ -61,11 +67,45 @@ class Chunk:
     score: np.ndarray
 
 
+@dataclass(frozen=True)
+class Collected:
+    """A recording's triangulation, assembled from its chunks (points = keypoints ×
+    individuals): position (frames, n_points, 3) mm; reprojection_error, score
+    (frames, n_points); n_views (frames, n_points) int16; view_error (n_cameras, frames,
+    n_points) float32."""
+
+    position: np.ndarray
+    reprojection_error: np.ndarray
+    n_views: np.ndarray
+    score: np.ndarray
+    view_error: np.ndarray
+
+
+def collect_chunks(
+    chunks: Iterable[Chunk], *, n_frames: int, n_points: int, n_cameras: int
+) -> Collected:
+    """Assemble :func:`triangulate_frames`' chunks into whole-recording arrays (frames no
+    chunk covers stay NaN / 0 views)."""
+    out = Collected(
+        position=np.full((n_frames, n_points, 3), np.nan),
+        reprojection_error=np.full((n_frames, n_points), np.nan),
+        n_views=np.zeros((n_frames, n_points), np.int16),
+        score=np.full((n_frames, n_points), np.nan),
+        view_error=np.full((n_cameras, n_frames, n_points), np.nan, np.float32),
+    )
+    for ch in chunks:
+        sl = slice(ch.start, ch.stop)
+        out.position[sl] = ch.result.position
+        out.reprojection_error[sl] = ch.result.reprojection_error
+        out.n_views[sl] = ch.result.n_views
+        out.score[sl] = ch.score
+        out.view_error[:, sl] = ch.result.view_error
+    return out
+
+
 def _weights(conf: np.ndarray, uv: np.ndarray, min_score: float, weighted: bool) -> np.ndarray:
-    conf = np.where(np.isnan(conf), 1.0, conf)  # a position without a score counts as sure
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(uv[..., 0]) & np.isfinite(uv[..., 1]) & (conf >= min_score) & (conf > 0)
-    return np.where(ok, conf if weighted else 1.0, 0.0)
+    ok = usable(uv, conf, min_score)
+    return np.where(ok, np.where(np.isnan(conf), 1.0, conf) if weighted else 1.0, 0.0)
 
 
 def _score(conf: np.ndarray, used: np.ndarray) -> np.ndarray:
@@ -269,6 +309,7 @@ def triangulate(
     max_gap: int = 10,
     chunk_frames: int | None = None,
     workers: int = 1,
+    unseen: Literal["raise", "leave_out"] = "raise",
     progress: Progress | None = None,
 ) -> xr.Dataset:
     """Triangulate multi-camera 2D tracks into 3D.
@@ -285,6 +326,10 @@ def triangulate(
         Keypoint pairs with constant distance, e.g. ``rig.skeleton.bones`` (spatiotemporal).
     fps : float, optional
         Frame rate; default ``poses2d.attrs["fps"]``.
+    unseen : {"raise", "leave_out"}
+        A keypoint no two cameras see in any frame (with confidence ≥ ``min_score``):
+        raise, or leave it out — NaN in the result, its bones ignored, its name in
+        ``attrs["keypoints_left_out"]`` (only keypoints unseen for every individual).
 
     Returns
     -------
@@ -302,6 +347,26 @@ def triangulate(
         cameras, bones naming unknown keypoints, or no frame rate for the spatiotemporal method.
     """
     poses2d = validate_poses2d(poses2d)
+    if unseen == "leave_out":
+        counts: dict[str, int] = {}
+        for kp, _ in unseen_keypoints(poses2d, min_score=min_score):
+            counts[kp] = counts.get(kp, 0) + 1
+        out = [k for k, n in counts.items() if n == poses2d.sizes["individual"]]
+        if out:
+            keypoints = [str(k) for k in poses2d.keypoint.values]
+            kept = [k for k in keypoints if k not in out]
+            if not kept:
+                check_keypoints(poses2d, min_score=min_score)  # raises: nothing to solve
+            ds = triangulate(
+                poses2d.sel(keypoint=kept), calibration, method=method, min_score=min_score,
+                weighted=weighted, threshold_px=threshold_px,
+                bones=[b for b in bones if b[0] in kept and b[1] in kept], fps=fps,
+                options=options, max_gap=max_gap, chunk_frames=chunk_frames, workers=workers,
+                progress=progress,
+            )  # fmt: skip
+            ds = ds.reindex(keypoint=keypoints, fill_value={"n_views": 0})
+            ds.attrs["keypoints_left_out"] = out
+            return ds
     group = check_cameras(poses2d, calibration)
     check_keypoints(poses2d, min_score=min_score)
     keypoints = [str(k) for k in poses2d.keypoint.values]
@@ -315,33 +380,29 @@ def triangulate(
     fps = fps if fps is not None else poses2d.attrs.get("fps")
     point_bones = bone_indices(bones, keypoints, ind) if method == "spatiotemporal" else []
 
-    position = np.full((T, P, 3), np.nan)
-    error = np.full((T, P), np.nan)
-    n_views = np.zeros((T, P), np.int16)
-    score = np.full((T, P), np.nan)
-    view_error = np.full((C, T, P), np.nan, np.float32)
-    for ch in triangulate_frames(
-        group,
-        lambda a, b: (uv_all[:, a:b], conf_all[:, a:b]),
-        T,
-        method=method,
-        min_score=min_score,
-        weighted=weighted,
-        threshold_px=threshold_px,
-        fps=fps,
-        bones=point_bones,
-        options=options,
-        max_gap=max_gap,
-        chunk_frames=chunk_frames,
-        workers=workers,
-        progress=progress,
-    ):
-        sl = slice(ch.start, ch.stop)
-        position[sl] = ch.result.position
-        error[sl] = ch.result.reprojection_error
-        n_views[sl] = ch.result.n_views
-        score[sl] = ch.score
-        view_error[:, sl] = ch.result.view_error
+    arrays = collect_chunks(
+        triangulate_frames(
+            group,
+            lambda a, b: (uv_all[:, a:b], conf_all[:, a:b]),
+            T,
+            method=method,
+            min_score=min_score,
+            weighted=weighted,
+            threshold_px=threshold_px,
+            fps=fps,
+            bones=point_bones,
+            options=options,
+            max_gap=max_gap,
+            chunk_frames=chunk_frames,
+            workers=workers,
+            progress=progress,
+        ),
+        n_frames=T,
+        n_points=P,
+        n_cameras=C,
+    )
+    position, error, n_views = arrays.position, arrays.reprojection_error, arrays.n_views
+    score, view_error = arrays.score, arrays.view_error
     ds = make_poses3d(
         position.reshape(T, K, ind, 3).transpose(0, 3, 1, 2),
         keypoints=keypoints,

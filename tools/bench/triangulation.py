@@ -47,6 +47,7 @@ from mocap3d.datasets import make_poses2d  # noqa: E402
 from mocap3d.rig import load_rig  # noqa: E402
 from mocap3d.simulate.rig_geometry import camera_layout  # noqa: E402
 from mocap3d.triangulation import triangulate, triangulate_frames  # noqa: E402
+from mocap3d.triangulation.pipeline import collect_chunks  # noqa: E402
 from tests.fixtures.synthetic_tracks import mouse_motion, observe  # noqa: E402
 
 FPS = 500.0
@@ -305,13 +306,8 @@ def hour_worker(method: str, n_frames: int, workers: int) -> dict:
     idx = {k: i for i, k in enumerate(src.rig.keypoints)}
     bones = [(idx[a], idx[b]) for a, b in src.rig.skeleton.bones]
     C, P = len(src.group), len(src.rig.keypoints)
-    position = np.full((n_frames, P, 3), np.nan)
-    error = np.full((n_frames, P), np.nan)
-    n_views = np.zeros((n_frames, P), np.int16)
-    score = np.full((n_frames, P), np.nan)
-    view_error = np.full((C, n_frames, P), np.nan, np.float32)
     t = time.perf_counter()
-    for ch in triangulate_frames(
+    chunks = triangulate_frames(
         src.group,
         src.read,
         n_frames,
@@ -319,13 +315,8 @@ def hour_worker(method: str, n_frames: int, workers: int) -> dict:
         fps=FPS,
         bones=bones,
         workers=workers,
-    ):
-        sl = slice(ch.start, ch.stop)
-        position[sl] = ch.result.position
-        error[sl] = ch.result.reprojection_error
-        n_views[sl] = ch.result.n_views
-        score[sl] = ch.score
-        view_error[:, sl] = ch.result.view_error
+    )
+    position = collect_chunks(chunks, n_frames=n_frames, n_points=P, n_cameras=C).position
     dt = time.perf_counter() - t
     # error statistics without copies of the whole recording: float32, partitioned in place
     err = np.empty(n_frames * P, np.float32)

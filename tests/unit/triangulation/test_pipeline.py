@@ -84,6 +84,21 @@ def test_keypoint_without_data_is_named(demo_group, tracks):
     assert "'toe' is seen only by ['side_left']" in msg and "'knee' is seen by no camera" in msg
 
 
+@pytest.mark.parametrize("method", ["dlt", "spatiotemporal"])
+def test_keypoints_without_data_can_be_left_out(demo_group, demo_rig, tracks, method):
+    bad = tracks.copy(deep=True)
+    bad["position"].loc[{"keypoint": "toe", "view": ["side_right", "front", "overhead"]}] = np.nan
+    ds = triangulate(bad, demo_group, method=method, bones=demo_rig.skeleton.bones,
+                     unseen="leave_out")  # fmt: skip
+    assert ds.attrs["keypoints_left_out"] == ["toe"]
+    assert list(ds.keypoint.values) == list(tracks.keypoint.values)
+    assert np.isnan(ds.position.sel(keypoint="toe").values).all()
+    assert (ds.n_views.sel(keypoint="toe").values == 0).all()
+    full = triangulate(tracks, demo_group, method=method, bones=demo_rig.skeleton.bones)
+    knee = ds.position.sel(keypoint="knee").values - full.position.sel(keypoint="knee").values
+    assert np.nanmedian(np.abs(knee)) < 0.5  # mm: the other keypoints are solved as before
+
+
 def test_bones_must_name_known_keypoints(demo_group, tracks):
     with pytest.raises(InputError, match="'tail_tip'"):
         triangulate(tracks, demo_group, bones=[("nose", "tail_tip")])
