@@ -170,9 +170,10 @@ def train(
     ),
 ) -> None:
     """Train the model(s); the best snapshot on the test split is kept."""
-    from mocap3d.tracking.labels import image_split, video_split
+    from mocap3d.tracking.labels import video_split
     from mocap3d.tracking.project import open_tracking
     from mocap3d.tracking.train import train_model
+    from mocap3d.tracking.workflow import train_project_models
 
     s = _settings(
         net_type=net,
@@ -186,23 +187,24 @@ def train(
         threads=threads,
     )
     s.check()
-    jobs: list[tuple[str, Path, dict[str, Any]]] = []
-    if _is_mocap3d(path):
-        t = open_tracking(_project(path))
-        models = list(dict.fromkeys(t.model_for(c) for c in camera)) if camera else t.model_names()
-        jobs = [(m, t.model_dir(m), image_split(t, m)) for m in models]
-    else:
-        from mocap3d.tracking.dlcproject import open_dlc_project
-
-        proj = open_dlc_project(path)
-        sp = video_split(proj, test_fraction=test_fraction, by="frame" if by_frame else "video")
-        jobs = [(str(proj.cfg["Task"]), proj.config_path, sp)]
-    rows = []
+    trained: list[tuple[str, Any]] = []
     with progress_bar() as bar:
-        for name, where, sp in jobs:
-            m = train_model(where, sp, s, progress=bar)
-            rmse = m.training.get("dlc_test_rmse_px", {})
-            rows.append((name, m, rmse.get(str(m.training.get("best_epoch")), float("nan"))))
+        if _is_mocap3d(path):
+            project = _project(path)
+            t = open_tracking(project)
+            models = train_project_models(project, s, cameras=camera or None, progress=bar)
+            trained = list({t.model_for(c): m for c, m in models.items()}.items())
+        else:
+            from mocap3d.tracking.dlcproject import open_dlc_project
+
+            proj = open_dlc_project(path)
+            sp = video_split(proj, test_fraction=test_fraction, by="frame" if by_frame else "video")
+            trained = [(str(proj.cfg["Task"]), train_model(proj.config_path, sp, s, progress=bar))]
+    rows = [
+        (name, m, m.training.get("dlc_test_rmse_px", {}).get(str(m.training.get("best_epoch")),
+                                                             float("nan")))
+        for name, m in trained
+    ]  # fmt: skip
     table = Table(title="trained models")
     for col in ("model", "train/test images", "best epoch", "test error (px)", "snapshot"):
         table.add_column(col)
@@ -231,20 +233,15 @@ def analyze(
 ) -> None:
     """Track every trial and camera (skips trials already analysed with the same model)."""
     if video is not None:
-        from mocap3d.io.dlc import write_dlc_tracks
-        from mocap3d.tracking.infer import Predictor, analyze_video
+        from mocap3d.tracking.analyze import track_video
+        from mocap3d.tracking.infer import Predictor
         from mocap3d.tracking.model import load_model
 
         model = load_model(path)
         target = out or video.with_name(video.stem + model.scorer + ".h5")
         with progress_bar() as bar:
-            ds = analyze_video(
-                Predictor(model, batch_size=batch_size, threads=threads),
-                video,
-                view=video.stem,
-                progress=bar,
-            )
-        write_dlc_tracks(ds, target, scorer=model.scorer)
+            predictor = Predictor(model, batch_size=batch_size, threads=threads)
+            ds = track_video(predictor, video, target, view=video.stem, progress=bar)
         out_console().print(f"{ds.sizes['time']} frames → {target}", markup=False)
         return
     from mocap3d.tracking.analyze import analyze_project

@@ -10,13 +10,12 @@ scheduler.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import xarray as xr
 
-from mocap3d.errors import InputError
 from mocap3d.io.project import Project, open_project
+from mocap3d.rig import Rig
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +42,8 @@ def track(
     root: str, session: str, trial: str, camera: str, *, threads: int | None, batch_size: int
 ) -> dict[str, Any]:
     """Track one camera's video of one trial with the camera's model; write its tracks file."""
-    from mocap3d.io.dlc import write_dlc_tracks
-    from mocap3d.tracking.analyze import tracks_path, trained_models
-    from mocap3d.tracking.infer import Predictor, analyze_video
+    from mocap3d.tracking.analyze import track_video, tracks_path, trained_models
+    from mocap3d.tracking.infer import Predictor
 
     project = open_project(root)
     sess = project.session(session)
@@ -53,15 +51,11 @@ def track(
     key = (model.model_id, threads, batch_size)
     if key not in _PREDICTORS:
         _PREDICTORS[key] = Predictor(model, batch_size=batch_size, threads=threads)
-    t0 = time.perf_counter()
-    rig = project.rig()
-    ds = analyze_video(
-        _PREDICTORS[key], sess.video_path(trial, camera), view=camera, fps=rig.camera(camera).fps
-    )
     out = tracks_path(sess, trial, camera)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_dlc_tracks(ds, out, view=camera, scorer=model.scorer)
-    return {"frames": int(ds.sizes["time"]), "seconds": time.perf_counter() - t0, "path": str(out)}
+    video = sess.video_path(trial, camera)
+    fps = project.rig().camera(camera).fps
+    ds = track_video(_PREDICTORS[key], video, out, view=camera, fps=fps)
+    return {"frames": int(ds.sizes["time"]), "path": str(out)}
 
 
 def sync(root: str, session: str) -> dict[str, Any]:
@@ -80,7 +74,7 @@ def sync(root: str, session: str) -> dict[str, Any]:
     }
 
 
-def trial_poses2d(project: Project, session: str, trial: str) -> xr.Dataset:
+def trial_poses2d(project: Project, rig: Rig, session: str, trial: str) -> xr.Dataset:
     """A trial's tracks of every camera on the master clock.
 
     Rows are placed at the trigger slot their frame was exposed in; ``time`` is the middle of
@@ -96,18 +90,11 @@ def trial_poses2d(project: Project, session: str, trial: str) -> xr.Dataset:
     sess = project.session(session)
     raw = load_trial_poses2d(project, session, trial)
     placed = place_tracks(raw, read_frame_maps(sess.derived_path, trial))
-    exposures = [c.exposure_us for c in project.rig().cameras if c.exposure_us]
+    exposures = [c.exposure_us for c in rig.cameras if c.exposure_us]
     half = float(np.median(exposures)) * 0.5e-6 if exposures else 0.0
     placed = placed.assign_coords(time=placed["time"].values + half)
     placed.attrs["time_point"] = "mid-exposure" if half else "exposure start"
     return placed
-
-
-def unseen_keypoints(poses2d: xr.Dataset, *, min_score: float) -> list[str]:
-    """Keypoints no two cameras see in the same frame with confidence ≥ ``min_score``."""
-    ok = poses2d["position"].notnull().all("space") & (poses2d["confidence"] >= min_score)
-    views = ok.sum("view").max(["time", "individual"])
-    return [str(k) for k in views["keypoint"].values[views.values < 2]]
 
 
 def triangulate(
@@ -120,33 +107,24 @@ def triangulate(
 
     project = open_project(root)
     rig = project.rig()
-    poses2d = trial_poses2d(project, session, trial)
+    poses2d = trial_poses2d(project, rig, session, trial)
     calibration = CameraGroup.load(project.calibration_path)
-    unseen = unseen_keypoints(poses2d, min_score=min_score)
-    keypoints = [str(k) for k in poses2d["keypoint"].values]
-    seen = [k for k in keypoints if k not in unseen]
-    if len(seen) == 0:
-        raise InputError(
-            f"trial {session}/{trial}: no keypoint is seen by two cameras with confidence ≥ "
-            f"{min_score}; check the tracks (mocap3d track evaluate) or lower --min-score"
-        )
-    bones = [b for b in rig.skeleton.bones if b[0] in seen and b[1] in seen]
     poses3d = solve(
-        poses2d.sel(keypoint=seen),
+        poses2d,
         calibration,
         method=method,  # type: ignore[arg-type]
         min_score=min_score,
-        bones=bones,
+        bones=rig.skeleton.bones,
         fps=rig.fps,
+        unseen="leave_out",
     )
-    poses3d = poses3d.reindex(keypoint=keypoints, fill_value={"n_views": 0})
     poses3d = poses3d.assign_coords(time=poses2d["time"].values)
     poses3d.attrs.update(clock="master", time_unit="s", source_software="mocap3d triangulate")
+    left_out = poses3d.attrs.get("keypoints_left_out", [])
     note = ""
-    if unseen:
+    if left_out:
         note = (
-            f"{', '.join(unseen)} not seen by two cameras with confidence ≥ {min_score} in any "
-            "frame: left out (NaN)"
+            f"{', '.join(left_out)} not seen by two cameras with confidence ≥ {min_score} in "
+            "any frame: left out (NaN)"
         )
-        poses3d.attrs["keypoints_left_out"] = unseen
     return poses2d, poses3d, note

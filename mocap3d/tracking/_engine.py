@@ -5,7 +5,8 @@ weights; mocap3d's library never prints and never downloads. Everything that tou
 DeepLabCut or torch goes through :func:`dlc_session`, which
 
 - sets ``HF_HUB_OFFLINE=1`` so a forgotten download fails at once instead of hanging,
-- sets torch's thread count explicitly (two processes fighting over cores run 10–25× slower),
+- sets torch's thread count explicitly (processes that each take every core slow each
+  other down),
 - sends DeepLabCut's ``print`` output and warnings to this module's logger at DEBUG level,
 - optionally turns DeepLabCut's "Epoch e/E" log lines into progress callbacks.
 

@@ -69,6 +69,22 @@ def tracks_scorer(path: Path) -> str | None:
     return str(cols.get_level_values(0)[0]) if len(cols) else None
 
 
+def track_video(
+    predictor: Predictor,
+    video: str | Path,
+    out: str | Path,
+    *,
+    view: str,
+    fps: float | None = None,
+    progress: Progress | None = None,
+) -> xr.Dataset:
+    """Track one video with a loaded network and write its DeepLabCut tracks file ``out``
+    (scorer: the model's, so a later run knows which model made it); returns the poses2d."""
+    ds = analyze_video(predictor, video, view=view, fps=fps, progress=progress)
+    write_dlc_tracks(ds, out, view=view, scorer=predictor.model.scorer)
+    return ds
+
+
 def trained_models(project: Project, cameras: Sequence[str]) -> dict[str, TrainedModel]:
     """Each camera's trained model, checked against the rig's keypoints.
 
@@ -144,8 +160,7 @@ def analyze_project(
         if model.model_id not in predictors:
             predictors[model.model_id] = Predictor(model, batch_size=batch_size, threads=threads)
         t0 = time.perf_counter()
-        ds = analyze_video(predictors[model.model_id], video, view=cam, fps=rig.camera(cam).fps)
-        write_dlc_tracks(ds, out, view=cam, scorer=model.scorer)
+        ds = track_video(predictors[model.model_id], video, out, view=cam, fps=rig.camera(cam).fps)
         results.append(
             TrialTracks(
                 session.name,
@@ -214,8 +229,7 @@ def read_trial_tracks(
         conf,
         views=list(parts),
         keypoints=kps,
-        fps=fps,
-        time=None if fps else np.arange(n, dtype=np.float64),
+        fps=fps or None,
         source_software="DeepLabCut",
         padded_views=padded,
     )

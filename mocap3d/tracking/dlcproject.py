@@ -264,7 +264,7 @@ def repair_project(project: DLCProject) -> DLCProject:
     have = {Path(str(v)).stem for v in sets}
     for stem in project.video_stems():
         if stem not in have:
-            size = _image_size(project.labeled_data / stem)
+            size = folder_image_size(project.labeled_data / stem) or (640, 480)
             sets[str(project.root / "videos" / f"{stem}.mp4")] = {
                 "crop": f"0, {size[0]}, 0, {size[1]}"
             }
@@ -277,11 +277,14 @@ def repair_project(project: DLCProject) -> DLCProject:
     return DLCProject(project.config_path, cfg)
 
 
-def _image_size(folder: Path) -> tuple[int, int]:
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image file, None if it cannot be read."""
     import cv2
 
-    for p in sorted(folder.glob("*.png")):
-        img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-        if img is not None:
-            return int(img.shape[1]), int(img.shape[0])
-    return 640, 480
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return None if img is None else (int(img.shape[1]), int(img.shape[0]))
+
+
+def folder_image_size(folder: Path) -> tuple[int, int] | None:
+    """Size of the first readable PNG of a labelled-data folder (None without one)."""
+    return next((s for p in sorted(folder.glob("*.png")) if (s := png_size(p))), None)

@@ -20,9 +20,8 @@ import numpy as np
 
 from mocap3d.errors import InputError
 from mocap3d.progress import Progress
-from mocap3d.tracking.dlcproject import DLCProject, open_dlc_project
+from mocap3d.tracking.dlcproject import DLCProject, open_dlc_project, png_size
 from mocap3d.tracking.infer import Predictor
-from mocap3d.tracking.labels import png_size
 from mocap3d.tracking.metrics import (
     body_lengths,
     jitter,
@@ -33,10 +32,11 @@ from mocap3d.tracking.metrics import (
     swap_rate,
 )
 from mocap3d.tracking.model import TrainedModel
+from mocap3d.tracking.project import SPLITS
 
 DEFAULT_PCUTOFF = 0.8
 DEFAULT_PCK = (0.05, 0.1, 0.2)
-SPLIT_ORDER = ("train", "test", "generalisation")
+SPLIT_ORDER = SPLITS
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 :class:`Predictor` wraps DeepLabCut's pose inference runner (``get_pose_inference_runner``)
 and feeds it frames decoded by OpenCV; DeepLabCut's runner preprocesses the next batch in a
 thread while the network runs, so decoding overlaps inference. The network runs on
-channels-last tensors, which gives the same keypoints as DeepLabCut's own ``analyze_videos``
-about 1.4× faster on a CPU (see ``tools/bench/tracking.py``). Results are arrays
+channels-last tensors; with it the whole path gives the same keypoints as DeepLabCut's own
+``analyze_videos``, 1.43× faster on this 2-core CPU (``tools/bench/tracking.py``; the share
+of channels-last in that gain is not measured separately). Results are arrays
 ``xy (n_frames, n_keypoints, 2)`` px and ``confidence (n_frames, n_keypoints)`` in [0, 1].
 """
 
@@ -38,7 +39,7 @@ class Predictor:
     threads : int, optional
         torch threads (default ``$OMP_NUM_THREADS`` or the number of cores).
     channels_last : bool
-        Run the network with channels-last tensors: the same numbers, ~1.4× faster on CPUs
+        Run the network with channels-last tensors: the same numbers, faster on CPUs
         (DeepLabCut's default is channels-first).
     """
 
@@ -186,8 +187,7 @@ def poses_from_arrays(
         conf,
         views=[view],
         keypoints=list(keypoints),
-        fps=fps,
-        time=None if fps else np.arange(len(xy), dtype=np.float64),
+        fps=fps or None,
         source_software="DeepLabCut",
         **attrs,
     )

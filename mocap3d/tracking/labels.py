@@ -9,7 +9,7 @@ project has one video only).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +18,8 @@ import numpy as np
 from mocap3d.errors import InputError
 from mocap3d.io.dlc import LabelledFrames, read_collected_data, write_collected_data
 from mocap3d.io.project import Project
-from mocap3d.tracking.dlcproject import DLCProject, open_dlc_project
+from mocap3d.tracking.dlcproject import DLCProject, open_dlc_project, png_size
+from mocap3d.tracking.infer import video_info
 from mocap3d.tracking.project import (
     SplitName,
     Tracking,
@@ -139,32 +140,7 @@ def import_labels(
                 xy[i, k] = labels.xy[i, labels.keypoints.index(kp)]
         size = size or png_size(src)
     write_collected_data(dest, LabelledFrames(images, rig.keypoints, xy, tracking.scorer))
-    return register_video(tracking, ref, video, size or _video_size(video))
-
-
-def png_size(path: Path) -> tuple[int, int] | None:
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return None if img is None else (int(img.shape[1]), int(img.shape[0]))
-
-
-def _video_size(video: Path) -> tuple[int, int]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    try:
-        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    finally:
-        cap.release()
-
-
-def split_counts(split: Mapping[str, SplitName]) -> dict[str, int]:
-    """How many images each split holds."""
-    out = {"train": 0, "test": 0, "generalisation": 0}
-    for name in split.values():
-        out[name] += 1
-    return out
+    return register_video(tracking, ref, video, size or video_info(video)[1])
 
 
 def import_simulator_labels(project: Project, *, cameras: Sequence[str] | None = None) -> Tracking:

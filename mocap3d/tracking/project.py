@@ -21,7 +21,7 @@ no trial has frames on both sides, even across cameras of a shared model.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -337,18 +337,3 @@ def register_video(
     tracking = replace(tracking, videos=videos)
     save_tracking(tracking)
     return tracking
-
-
-def image_groups(tracking: Tracking, stems: Mapping[str, Any]) -> dict[str, str]:
-    """Labelled-video stem → trial id (the unit of the split)."""
-    out = {}
-    for stem in stems:
-        ref = tracking.videos.get(stem)
-        if ref is None:
-            raise InputError(
-                f"labelled video {stem!r} is not registered in {tracking.path}; extract "
-                "frames with `mocap3d track extract` or import labels with "
-                "`mocap3d track import-labels`"
-            )
-        out[stem] = ref.trial_id
-    return out

@@ -22,10 +22,16 @@ import numpy as np
 from mocap3d.errors import InputError
 from mocap3d.progress import Progress, report
 from mocap3d.tracking._engine import dlc_session, import_deeplabcut, torch_load
-from mocap3d.tracking.dlcproject import DEFAULT_NET, DLCProject, open_dlc_project, repair_project
+from mocap3d.tracking.dlcproject import (
+    DEFAULT_NET,
+    DLCProject,
+    folder_image_size,
+    open_dlc_project,
+    repair_project,
+)
 from mocap3d.tracking.dlcproject import update_dlc_config as _update_cfg
 from mocap3d.tracking.model import POSE_CONFIG, TrainedModel, file_id, save_model, snapshots
-from mocap3d.tracking.project import SplitName
+from mocap3d.tracking.project import SPLITS, SplitName
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +43,8 @@ class TrainSettings:
     Attributes
     ----------
     net_type : str
-        DeepLabCut network (``cspnext_s`` 4.4 M parameters; ``resnet_50``, ``hrnet_w18`` …
-        are 7–10× slower on a CPU).
+        DeepLabCut network (``cspnext_s``, small enough to train on a CPU; ``resnet_50``,
+        ``hrnet_w18`` … are much slower there).
     epochs : int
     crop_size : int
         Side of the square training crops (px); smaller trains faster.
@@ -140,16 +146,9 @@ def _image_key(index: Any) -> str:
 
 
 def _image_sizes(project: DLCProject, images: list[str]) -> list[tuple[int, int]]:
-    import cv2
-
-    sizes: set[tuple[int, int]] = set()
-    for stem in sorted({i.split("/")[1] for i in images if i.count("/") == 2}):
-        for img in (project.root / "labeled-data" / stem).glob("*.png"):
-            a = cv2.imread(str(img), cv2.IMREAD_UNCHANGED)
-            if a is not None:
-                sizes.add((int(a.shape[1]), int(a.shape[0])))
-                break
-    return sorted(sizes)
+    stems = sorted({i.split("/")[1] for i in images if i.count("/") == 2})
+    sizes = {folder_image_size(project.root / "labeled-data" / stem) for stem in stems}
+    return sorted(s for s in sizes if s is not None)
 
 
 def _state_dict(path: Path) -> dict[str, Any]:
@@ -266,7 +265,7 @@ def train_model(
             f"no labelled training images in {proj.labeled_data} for this split; label "
             "frames of the training trials (or change the split)"
         )
-    images = {n: [k for k in keys if names[k] == n] for n in ("train", "test", "generalisation")}
+    images: dict[str, list[str]] = {n: [k for k in keys if names[k] == n] for n in SPLITS}
     # DeepLabCut cannot train without test images; without any, one training image stands in
     # (never evaluated: eval_interval > epochs) and the last snapshot is kept
     dlc_test_idx = test_idx or train_idx[:1]

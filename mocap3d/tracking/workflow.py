@@ -18,11 +18,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from mocap3d.errors import InputError
 from mocap3d.io.project import Project
 from mocap3d.progress import Progress
-from mocap3d.tracking.dlcproject import open_dlc_project, repair_project
+from mocap3d.tracking.dlcproject import open_dlc_project, read_dlc_config, update_dlc_config
 from mocap3d.tracking.labels import image_split
 from mocap3d.tracking.model import TrainedModel, load_model
 from mocap3d.tracking.project import SplitName, open_tracking
@@ -66,8 +67,36 @@ def _store(model_dir: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _restore(cached: Path, model_dir: Path) -> None:
+    """Copy a cached model into a project's DeepLabCut folder. Its ``config.yaml`` keeps
+    this project's ``project_path`` and ``video_sets`` (the cached one names the folder and
+    videos of the project that trained it) and takes the rest (training fractions …)."""
+    own = read_dlc_config(model_dir / "config.yaml")
+    shutil.copytree(
+        cached, model_dir, symlinks=True, dirs_exist_ok=True,
+        ignore=lambda folder, names: ["config.yaml"] if Path(folder) == cached else [],
+    )  # fmt: skip
+    trained = read_dlc_config(cached / "config.yaml")
+    merged: dict[str, Any] = {**trained}
+    merged.update({k: own[k] for k in ("project_path", "video_sets") if k in own})
+    update_dlc_config(model_dir / "config.yaml", **merged)
+
+
 def _no_videos(folder: str, names: list[str]) -> list[str]:
     return names if Path(folder).name == "videos" else []
+
+
+def cached_model_dir(
+    cache_dir: str | Path,
+    name: str,
+    model_dir: Path,
+    split: dict[str, SplitName],
+    settings: TrainSettings,
+) -> Path:
+    """Where :func:`train_project_models` keeps (and looks for) model ``name`` trained on
+    ``model_dir``'s labels with ``split`` and ``settings`` (it holds ``config.yaml`` once
+    stored)."""
+    return Path(cache_dir) / f"{name}-{model_key(model_dir, split, settings)}"
 
 
 def train_project_models(
@@ -107,11 +136,10 @@ def train_project_models(
         split = image_split(tracking, name)
         cached = None
         if cache_dir is not None:
-            cached = Path(cache_dir) / f"{name}-{model_key(model_dir, split, s)}"
+            cached = cached_model_dir(cache_dir, name, model_dir, split, s)
             if (cached / "config.yaml").is_file():
                 log.info("model %s: reusing %s", name, cached)
-                shutil.copytree(cached, model_dir, symlinks=True, dirs_exist_ok=True)
-                repair_project(open_dlc_project(model_dir))
+                _restore(cached, model_dir)
                 try:
                     trained[name] = load_model(model_dir)
                     continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from mocap3d.tracking.analyze import (
     tracks_scorer,
     trained_models,
 )
+from mocap3d.tracking.dlcproject import read_dlc_config
 from mocap3d.tracking.evaluate import evaluate_model, track_jitter
 from mocap3d.tracking.infer import Predictor, analyze_video
 from mocap3d.tracking.metrics import jitter
@@ -170,6 +172,12 @@ def test_a_second_project_with_the_same_labels_reuses_the_cached_model(trained, 
     assert time.perf_counter() - t0 < 30  # copied, not trained
     assert m.model_id == trained.model.model_id
     assert m.train_dir.is_relative_to(project.root)
+    # the copy's DeepLabCut config names this project and its videos, not the cached one's
+    cfg = read_dlc_config(open_tracking(project).model_dir(CAMERA) / "config.yaml")
+    assert Path(cfg["project_path"]) == open_tracking(project).model_dir(CAMERA)
+    assert cfg["video_sets"] and all(
+        Path(v).is_relative_to(project.root) for v in cfg["video_sets"]
+    )
     ev = evaluate_model(m, images={"test": m.images["test"]})
     assert ev.overall("test") == pytest.approx(
         evaluate_model(trained.model, images={"test": m.images["test"]}).overall("test")
