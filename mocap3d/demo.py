@@ -115,7 +115,7 @@ def _train(
     from mocap3d.tracking.labels import image_split, import_simulator_labels
     from mocap3d.tracking.project import assign_split, init_tracking, open_tracking
     from mocap3d.tracking.train import TrainSettings
-    from mocap3d.tracking.workflow import model_key, train_project_models
+    from mocap3d.tracking.workflow import cached_model_dir, train_project_models
 
     tracking = init_tracking(project)
     tracking = assign_split(tracking, project, test_fraction=0.2, generalisation=1, seed=0)
@@ -129,12 +129,17 @@ def _train(
     retrained: list[str] = []
     cached = cache_dir is not None
 
+    def in_cache(cam: str, s: TrainSettings) -> Path | None:
+        if cache_dir is None:
+            return None
+        name = tracking.model_for(cam)
+        split = image_split(tracking, name)
+        return cached_model_dir(cache_dir, name, tracking.model_dir(name), split, s)
+
     def train(cam: str, s: TrainSettings) -> Any:
         nonlocal cached
-        if cache_dir is not None:
-            name = tracking.model_for(cam)
-            key = model_key(tracking.model_dir(name), image_split(tracking, name), s)
-            cached = cached and (cache_dir / f"{name}-{key}" / "config.yaml").is_file()
+        stored = in_cache(cam, s)
+        cached = cached and stored is not None and (stored / "config.yaml").is_file()
         model = train_project_models(
             project, s, cameras=[cam], cache_dir=cache_dir, progress=progress
         )[cam]
@@ -157,13 +162,11 @@ def _train(
     # so the other cameras' cache keys do not depend on the project's folder.
     models = {first: train(first, settings)}
     start = models[first].snapshot
-    if cache_dir is not None:
-        name = tracking.model_for(first)
-        key = model_key(tracking.model_dir(name), image_split(tracking, name), settings)
+    stored = in_cache(first, settings)
+    if stored is not None:
         with contextlib.suppress(ValueError):
-            rel = start.relative_to(tracking.model_dir(name))
-            in_cache = cache_dir / f"{name}-{key}" / rel
-            start = in_cache if in_cache.is_file() else start
+            copy = stored / start.relative_to(tracking.model_dir(tracking.model_for(first)))
+            start = copy if copy.is_file() else start
     tuned = replace(
         settings,
         epochs=options.tune_epochs,
@@ -218,7 +221,7 @@ def _pooled(errors: dict[tuple[str, str], np.ndarray], trials: set[tuple[str, st
 
 
 def _geometry_accuracy(project: Project, splits: dict[str, set[tuple[str, str]]]) -> list[Accuracy]:
-    from mocap3d.simulate.compare import angles_vs_truth, calibration_vs_truth, poses3d_vs_truth
+    from mocap3d.simulate.compare import angles_vs_truth, calibration_vs_truth, poses3d_errors
 
     out = []
     cal = calibration_vs_truth(project)
@@ -240,7 +243,7 @@ def _geometry_accuracy(project: Project, splits: dict[str, set[tuple[str, str]]]
     )
     out.append(Accuracy("focal length error", float(cal["focal_percent"].abs().median()), "%",
                         "median over cameras"))  # fmt: skip
-    errors = poses3d_vs_truth(project).attrs.get("errors", {})
+    errors = {k: d.values for k, d in poses3d_errors(project).items()}
     held_out = splits.get("test", set()) | splits.get("generalisation", set())
     for label, trials in (("trials the model never saw", held_out),
                           ("trials with labelled frames", splits.get("train", set()))):  # fmt: skip

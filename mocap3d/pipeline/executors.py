@@ -43,7 +43,10 @@ def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float
 
 
 class Executor(Protocol):
-    workers: int
+    description: str
+
+    @property
+    def workers(self) -> int: ...
 
     def run(self, calls: Sequence[Call]) -> Iterator[tuple[Call, Any, BaseException | None]]:
         """Yield ``(call, (result, seconds), None)`` or ``(call, None, exception)`` as calls

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,7 @@ from mocap3d._version import __version__
 from mocap3d.errors import InputError
 from mocap3d.io.project import Project, Session
 from mocap3d.pipeline import tasks
-from mocap3d.pipeline.executors import Call, DaskExecutor, SerialExecutor
+from mocap3d.pipeline.executors import Call, Executor, SerialExecutor
 from mocap3d.pipeline.hashing import file_digest, files_digest, task_key
 from mocap3d.pipeline.result import Outcome, PipelineResult, Stage
 from mocap3d.pipeline.state import PipelineState
@@ -87,7 +88,7 @@ class _Run:
         self,
         project: Project,
         settings: PipelineSettings,
-        executor: SerialExecutor | DaskExecutor,
+        executor: Executor,
         progress: Progress | None,
     ):
         self.project = project
@@ -98,7 +99,7 @@ class _Run:
         self.rig = project.rig()
         self.state = PipelineState.load(state_path(project))
         self.cache = self.state.files
-        self.result = PipelineResult(project.root, getattr(executor, "description", ""))
+        self.result = PipelineResult(project.root, executor.description)
         self.rig_key = file_digest(project.rig_path, self.cache)
         chosen = settings.sessions
         self.sessions: list[Session] = (
@@ -125,30 +126,33 @@ class _Run:
         return self.outcome(stage, "failed", message=_message(exc), bad_input=bad, **kw)
 
     def run_calls(
-        self, stage: Stage, calls: list[tuple[Call, str, list[Path], dict[str, str]]]
-    ) -> dict[str, Any]:
-        """Run calls (call, key, outputs, outcome fields); record each; results by call name."""
-        results: dict[str, Any] = {}
+        self,
+        stage: Stage,
+        calls: list[tuple[Call, str, list[Path], dict[str, str]]],
+        finish: Callable[[dict[str, str], Any], str] | None = None,
+    ) -> None:
+        """Run calls (call, key, outputs, outcome fields) on the executor and record each.
+
+        ``finish(where, result)`` runs here on each result (writes what the task returned)
+        and returns a note for the outcome.
+        """
         total = len(calls)
         report(self.progress, 0, total, stage)
-        by_name = {c.name: (c, key, outs, where) for c, key, outs, where in calls}
+        by_name = {c.name: (key, outs, where) for c, key, outs, where in calls}
         for i, (call, timed, exc) in enumerate(self.ex.run([c for c, *_ in calls])):
-            _, key, outs, where = by_name[call.name]
+            key, outs, where = by_name[call.name]
             if exc is not None:
                 self.fail(stage, exc, **where)
             else:
                 value, seconds = timed
-                results[call.name] = value
-                finish = getattr(self, f"_finish_{stage}", None)
                 try:
                     note = finish(where, value) if finish is not None else ""
                 except Exception as err:
                     self.fail(stage, err, **where)
                 else:
                     self.state.record(call.name, key, outs)
-                    self.outcome(stage, "done", seconds=seconds, message=note or "", **where)
+                    self.outcome(stage, "done", seconds=seconds, message=note, **where)
             report(self.progress, i + 1, total, stage)
-        return results
 
     # ---------------------------------------------------------------- stages
     def calibrate(self) -> None:
@@ -237,21 +241,33 @@ class _Run:
             calls.append((Call(step, tasks.sync, (self.root, sess.name)), key, outputs, where))
         self.run_calls("sync", calls)
 
-    def _upstream_failure(self, sess: Session, trial: str) -> str | None:
-        bad = {
-            o.name
-            for o in self.result.outcomes
-            if o.status in ("failed", "blocked")
-            and (o.stage == "calibrate" or (o.session == sess.name and o.trial in ("", trial)))
+    def _failures_by_trial(self) -> dict[tuple[str, str], list[str]]:
+        """Earlier failed steps each trial depends on: the calibration, its session's sync,
+        its own steps."""
+        project_wide: list[str] = []
+        by_session: dict[str, list[str]] = {}
+        by_trial: dict[tuple[str, str], list[str]] = {}
+        for o in self.result.outcomes:
+            if o.status != "failed":
+                continue
+            if o.trial:
+                by_trial.setdefault((o.session, o.trial), []).append(o.name)
+            elif o.session:
+                by_session.setdefault(o.session, []).append(o.name)
+            else:
+                project_wide.append(o.name)
+        return {
+            (s.name, t): project_wide + by_session.get(s.name, []) + by_trial.get((s.name, t), [])
+            for s, t in self.trials
         }
-        return ", ".join(sorted(bad)) or None
 
     def triangulate(self) -> None:
         calls = []
+        failures = self._failures_by_trial()
         for sess, trial in self.trials:
             where = {"session": sess.name, "trial": trial}
-            why = self._upstream_failure(sess, trial)
-            if why is not None:
+            if failures[(sess.name, trial)]:
+                why = ", ".join(failures[(sess.name, trial)])
                 self.outcome("triangulate", "blocked", message=f"after {why}", **where)
                 continue
             tracks = [self.track_keys[(sess.name, trial, c)] for c in self.rig.camera_names]
@@ -267,9 +283,9 @@ class _Run:
             kwargs = {"method": self.s.method, "min_score": self.s.min_score}
             call = Call(step, tasks.triangulate, (self.root, sess.name, trial), kwargs)
             calls.append((call, key, [sess.derived_path], where))
-        self.run_calls("triangulate", calls)
+        self.run_calls("triangulate", calls, finish=self._write_poses)
 
-    def _finish_triangulate(self, where: dict[str, str], value: Any) -> str:
+    def _write_poses(self, where: dict[str, str], value: Any) -> str:
         from mocap3d.io.session import write_dataset
         from mocap3d.report.content import group_name
 
@@ -332,7 +348,7 @@ def run_pipeline(
     project: Project,
     settings: PipelineSettings = PipelineSettings(),
     *,
-    executor: SerialExecutor | DaskExecutor | None = None,
+    executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> PipelineResult:
     """Run every stage over a project (module docstring); never raises for a failing step.
@@ -354,14 +370,16 @@ def run_pipeline(
             f"project {project.root} has no sessions (sessions/<name>/session.toml); add "
             "recordings with `mocap3d record` or simulate some with `mocap3d simulate project`"
         )
-    run.calibrate()
-    run.track()
-    run.sync()
-    run.triangulate()
-    if settings.analyze:
-        run.analyze()
-    if settings.report:
-        run.build_report()
-    run.state.save()
+    try:
+        run.calibrate()
+        run.track()
+        run.sync()
+        run.triangulate()
+        if settings.analyze:
+            run.analyze()
+        if settings.report:
+            run.build_report()
+    finally:
+        run.state.save()  # what finished so far, also when interrupted
     run.result.seconds = time.perf_counter() - t0
     return run.result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from mocap3d.camera import CameraGroup
 from mocap3d.errors import InputError
@@ -76,25 +77,22 @@ def _trial_pairs(project: Project, trials: set[tuple[str, str]] | None):
             yield session.name, trial, read_dataset(session.derived_path, group), tt
 
 
-def poses3d_vs_truth(
+def poses3d_errors(
     project: Project, *, trials: set[tuple[str, str]] | None = None
-) -> pd.DataFrame:
-    """3D error per trial and keypoint: distance from the true keypoint (mm), over frames both
-    have.
+) -> dict[tuple[str, str], xr.DataArray]:
+    """Distance (mm) of each reconstructed keypoint from the true one, per trial.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns session, trial, keypoint, n (frames compared), missing (true frames without
-        a reconstruction, %), median_mm, p95_mm, max_mm; plus the raw distances in
-        ``.attrs["errors"]`` ((session, trial) → (frames, keypoint) array).
+    dict of (session, trial) → xarray.DataArray (time, keypoint)
+        Over the true frames a reconstructed frame matches (NaN where a keypoint was not
+        reconstructed); ``attrs["n_true_frames"]``: the trial's true frames.
     """
-    rows, errors = [], {}
+    out = {}
     for session, trial, rec, tt in _trial_pairs(project, trials):
         true3d = tt.poses3d()
         t_true = true3d["time"].values
-        period = 1.0 / float(tt.attrs["fps"])
-        idx = match_times(rec["time"].values, t_true, period)
+        idx = match_times(rec["time"].values, t_true, 1.0 / float(tt.attrs["fps"]))
         keep = idx >= 0
         kps = [str(k) for k in true3d.keypoint.values]
         p_rec = rec["position"].sel(keypoint=kps).isel(individual=0, time=keep)
@@ -104,19 +102,39 @@ def poses3d_vs_truth(
             - p_true.transpose("time", "keypoint", "space").values,
             axis=-1,
         )
-        errors[(session, trial)] = d
-        for k, kp in enumerate(kps):
-            e = d[:, k][np.isfinite(d[:, k])]
+        out[(session, trial)] = xr.DataArray(
+            d,
+            dims=("time", "keypoint"),
+            coords={"time": t_true[idx[keep]], "keypoint": kps},
+            attrs={"units": "mm", "n_true_frames": len(t_true)},
+        )
+    return out
+
+
+def poses3d_vs_truth(
+    project: Project, *, trials: set[tuple[str, str]] | None = None
+) -> pd.DataFrame:
+    """3D error per trial and keypoint (:func:`poses3d_errors` summarised).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns session, trial, keypoint, n (frames compared), missing (true frames without
+        a reconstruction, %), median_mm, p95_mm, max_mm.
+    """
+    rows = []
+    for (session, trial), d in poses3d_errors(project, trials=trials).items():
+        for kp in d["keypoint"].values:
+            e = d.sel(keypoint=kp).values
+            e = e[np.isfinite(e)]
             rows.append({
-                "session": session, "trial": trial, "keypoint": kp, "n": int(e.size),
-                "missing": 100.0 * (1 - e.size / len(t_true)),
+                "session": session, "trial": trial, "keypoint": str(kp), "n": int(e.size),
+                "missing": 100.0 * (1 - e.size / d.attrs["n_true_frames"]),
                 "median_mm": float(np.median(e)) if e.size else np.nan,
                 "p95_mm": float(np.percentile(e, 95)) if e.size else np.nan,
                 "max_mm": float(e.max()) if e.size else np.nan,
             })  # fmt: skip
-    df = pd.DataFrame(rows)
-    df.attrs["errors"] = errors
-    return df
+    return pd.DataFrame(rows)
 
 
 def angles_vs_truth(
