@@ -46,6 +46,7 @@ from mocap3d.report import from_analysis
 from mocap3d.report.from_analysis import envelopes_from_signals, events_from_metrics
 from mocap3d.results import SessionInfo, TrialResults
 from mocap3d.rig import Rig
+from mocap3d.sync.store import frame_maps_from_dataset
 
 log = logging.getLogger(__name__)
 
@@ -229,10 +230,7 @@ def load_trial(
     ev = _read(path, groups, group_name("events", trial))
     exposures: dict[str, np.ndarray] = {}
     if ft is not None:
-        for v in ft["view"].values:
-            t = ft["time"].sel(view=v).values
-            n = int(ft["n_frames"].sel(view=v)) if "n_frames" in ft else int(np.isfinite(t).sum())
-            exposures[str(v)] = t[:n]
+        exposures = {v: m.frame_time for v, m in frame_maps_from_dataset(ft).items()}
     elif p2 is not None and "exposure_time" in p2 and "frame_index" in p2:
         for v in p2["view"].values:
             idx = p2["frame_index"].sel(view=v).values
