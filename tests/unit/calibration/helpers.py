@@ -1,48 +1,8 @@
-"""Test helpers: board observations straight from the simulator's geometry (no rendering)."""
+"""Test helpers: rendered board images (observations from geometry: tests/fixtures)."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from mocap3d.simulate.board_motion import BoardFootageOptions, board_poses, true_corners
-from mocap3d.simulate.rig_geometry import camera_layout
-
-
-def synthetic_observations(
-    rig,
-    *,
-    n_frames: int = 60,
-    noise_px: float = 0.05,
-    seed: int = 0,
-    options: BoardFootageOptions | None = None,
-):
-    """Corner observations from the simulator's board poses, without rendering (fast).
-
-    Returns ``(observations, truth_cameras, board_to_world)``.
-    """
-    import xarray as xr
-
-    cams = camera_layout(rig, seed=1)
-    rng = np.random.default_rng(seed)
-    opts = options or BoardFootageOptions(n_frames=n_frames)
-    poses = board_poses(cams, rig.board, opts, rng)
-    uv = true_corners(cams, rig.board, poses)
-    uv = uv + rng.normal(0, noise_px, uv.shape)
-    # a view needs 6 corners, like the detector's output
-    few = np.isfinite(uv[..., 0]).sum(axis=2) < 6
-    uv[few] = np.nan
-    obs = xr.DataArray(
-        uv,
-        dims=("view", "frame", "corner", "space"),
-        coords={
-            "view": cams.names,
-            "frame": np.arange(uv.shape[1]),
-            "corner": np.arange(uv.shape[2]),
-            "space": ["x", "y"],
-        },
-        attrs={"image_sizes": {c.name: list(c.size) for c in cams}},
-    )
-    return obs, cams, poses
 
 
 def board_images(spec, *, n: int = 4, size=(320, 256), seed: int = 0) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ from mocap3d.calibration.quality import compare_calibrations
 from mocap3d.camera import CameraGroup
 from mocap3d.errors import InputError
 from mocap3d.rig import load_rig
-from tests.unit.calibration.helpers import synthetic_observations
+from tests.fixtures.board_observations import synthetic_observations
 
 
 @pytest.fixture(scope="module")

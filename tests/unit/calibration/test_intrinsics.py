@@ -9,7 +9,7 @@ from mocap3d.calibration.intrinsics import calibrate_intrinsics, valid_radius
 from mocap3d.camera import Camera
 from mocap3d.errors import InputError
 from mocap3d.rig import load_rig
-from tests.unit.calibration.helpers import synthetic_observations
+from tests.fixtures.board_observations import synthetic_observations
 
 
 @pytest.fixture(scope="module")
