@@ -4,7 +4,7 @@ The content is the simulator's truth written as the derived datasets (the stand-
 pipeline's steps land). Rows time, on the same project in one process:
 
 - the whole ``build_project`` (what ``mocap3d report PROJECT`` does), per trial;
-- each stage on one trial: CSV, NWB (trial and session), figures, overlay videos, 3D view;
+- each stage on one trial: CSV, NWB (trial and session), figures, overlay videos;
 - overlay rendering with the default H.264 encoder against OpenCV's VP8/WebM writer — the
   other browser-playable option — on the same trial (``ratios``: frames/s over frames/s).
 
