@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mocap3d.analysis.inputs import session_windows
 from mocap3d.camera import CameraGroup
 from mocap3d.errors import InputError
 from mocap3d.io.project import Project, Session
@@ -152,31 +153,22 @@ def read_metrics(path: Path) -> pd.DataFrame:
     return df
 
 
-def _window(
-    trial: str, times: list[np.ndarray], session: Session, fps: float
-) -> tuple[float, float]:
+def _window(trial: str, times: list[np.ndarray], session: Session, rig: Rig) -> tuple[float, float]:
+    """The trial's span on the session clock: its poses' and frames' times, else the window
+    the analysis used (:func:`~mocap3d.analysis.inputs.session_windows`)."""
     finite = [t[np.isfinite(t)] for t in times]
     finite = [t for t in finite if t.size]
     if finite:
-        return float(min(t.min() for t in finite)), float(max(t.max() for t in finite) + 1 / fps)
-    if session.raw_daq_path.is_file():
-        info = read_raw_daq_info(session.raw_daq_path)
-        master = info.master
-        starts = {
-            e["message"].decode(): int(e["sample"])
-            for e in info.events
-            if e["kind"].decode() == "trial"
-        }
-        if trial in starts:
-            later = sorted(s for s in starts.values() if s > starts[trial])
-            stop = later[0] if later else master.n_samples
-            return (
-                master.t0_s + starts[trial] / master.rate_hz,
-                master.t0_s + stop / master.rate_hz,
-            )
+        return float(min(t.min() for t in finite)), float(
+            max(t.max() for t in finite) + 1 / rig.fps
+        )
+    windows, why = session_windows(session, rig)
+    for w in windows:
+        if w.name == trial:
+            return w.start, w.end
     raise InputError(
-        f"session {session.name!r}, trial {trial!r}: no poses, frame times or DAQ trial marker "
-        "to say when the trial was; run sync first"
+        f"session {session.name!r}, trial {trial!r}: "
+        + why.get(trial, "no poses, frame times or DAQ trial marker to say when the trial was")
     )
 
 
@@ -240,7 +232,7 @@ def load_trial(
             exposures[str(v)] = t[keep][order]
     times = [ds["time"].values for ds in (p2, p3) if ds is not None]
     times += list(exposures.values())
-    start, stop = _window(trial, times, session, rig.fps)
+    start, stop = _window(trial, times, session, rig)
     videos = {}
     for cam in rig.camera_names:
         with contextlib.suppress(InputError):

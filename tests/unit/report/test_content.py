@@ -68,6 +68,11 @@ def test_analysis_results_feed_the_report(tmp_path_factory):
         )
         assert list(trial.envelopes["channel"].values) == ["emg_ga", "emg_ta", "emg_vl", "emg_bf"]
         assert str(trial.envelopes["muscle"].values[0]) == "gastrocnemius"
+        # no frame times here: the trial spans what the analysis used (its frames), not up
+        # to the next trial's marker
+        frame = 1 / project.rig().fps
+        assert trial.start_s == pytest.approx(t["pose_time_s"][0], abs=1e-3)
+        assert trial.stop_s == pytest.approx(t["pose_time_s"][-1] + frame, abs=1e-3)
     path = write_nwb(
         tmp_path_factory.mktemp("nwb") / "s.nwb",
         trials,
