@@ -163,16 +163,19 @@ def plot_effect_sizes(
     comparisons: pd.DataFrame, path: str | Path, *, max_metrics: int = 40
 ) -> Path:
     """Hedges' g with its confidence interval per metric (sorted by |g|, at most
-    ``max_metrics``); filled markers where p < alpha."""
+    ``max_metrics``); filled markers where p < alpha — Holm-adjusted p where the table has
+    it (:func:`~mocap3d.analysis.groups.compare_all`)."""
     d = comparisons[np.isfinite(comparisons["hedges_g"].to_numpy(dtype=float))].copy()
     d = d.reindex(d["hedges_g"].abs().sort_values(ascending=False).index).head(max_metrics)
     fig, axes = _figure(1)
     fig.set_size_inches(6.5, 0.22 * max(len(d), 4) + 1.2)
     ax = axes[0, 0]
     y = np.arange(len(d))[::-1]
-    sig = d["significant"].to_numpy(dtype=bool)
+    holm = "significant_holm" in d
+    sig = d["significant_holm" if holm else "significant"].to_numpy(dtype=bool)
+    filled = "Holm p < alpha" if holm else "p < alpha"
     ax.hlines(y, d["g_ci_low"], d["g_ci_high"], color="0.5", lw=1)
-    ax.scatter(d["hedges_g"][sig], y[sig], color="C3", zorder=3, s=16, label="p < alpha")
+    ax.scatter(d["hedges_g"][sig], y[sig], color="C3", zorder=3, s=16, label=filled)
     ax.scatter(
         d["hedges_g"][~sig],
         y[~sig],

@@ -17,7 +17,8 @@ Comparisons (:func:`compare_groups`) between two groups of trials labelled by a 
 - **test**: Welch's unequal-variance t-test (default) or the Mann–Whitney U test, two-sided.
 - **effect size**: Hedges' g (bias-corrected standardised mean difference, second group minus
   reference) with its normal-approximation confidence interval (Hedges & Olkin 1985).
-- several metrics: Holm's step-down adjustment of the p-values is reported beside them.
+- several metrics: Holm's step-down adjustment of the p-values is reported beside them
+  (``p_holm``, ``significant_holm``); summaries count a metric as differing by it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "Comparison",
     "compare_all",
     "compare_groups",
+    "comparison_summary",
     "hedges_g",
     "metric_columns",
     "metrics_table",
@@ -152,7 +154,11 @@ def summarise_groups(
         for c in cols:
             v = sub[c].to_numpy(dtype=float)
             ok = v[np.isfinite(v)]
-            animals = sub.loc[np.isfinite(v), "subject"].nunique() if "subject" in sub else np.nan
+            animals = (  # a blank subject is no known animal
+                sub.loc[np.isfinite(v), "subject"].replace("", np.nan).nunique()
+                if "subject" in sub
+                else np.nan
+            )
             rows.append({
                 "metric": c, by: g, "unit": df.attrs.get("units", {}).get(c, ""),
                 "n_trials": ok.size, "n_animals": animals,
@@ -283,9 +289,18 @@ def compare_groups(
     d = df[[by, metric] + ([subject] if subject in df.columns else [])].copy()
     d[by] = d[by].astype(str)
     d = d[np.isfinite(d[metric].to_numpy(dtype=float)) & d[by].isin([ref, oth])]
+    note = ""
+    if nesting in ("animal", "mixed"):  # a trial of no known animal cannot be nested
+        nameless = d[subject].isna() | (d[subject].astype(str).str.strip() == "")
+        if nameless.any():
+            note = (
+                f"{int(nameless.sum())} trial(s) without a {subject!r} left out (they would "
+                f"be pooled as one animal): set `{subject}` in their session.toml "
+                "(`mocap3d record --subject`)"
+            )
+            d = d[~nameless]
     n_trials = {g: int((d[by] == g).sum()) for g in (ref, oth)}
     unit = df.attrs.get("units", {}).get(metric, "")
-    note = ""
     if nesting == "animal":
         units = d.groupby([by, subject], sort=False)[metric].mean().reset_index()
     else:
@@ -296,9 +311,10 @@ def compare_groups(
     stat = p = np.nan
     if a.size < 2 or b.size < 2:
         what = "animals" if nesting == "animal" else "values"
-        note = f"too few {what} ({a.size} vs {b.size}) for a test"
+        note = _join(note, f"too few {what} ({a.size} vs {b.size}) for a test")
     elif nesting == "mixed":
-        stat, p, note = _mixed(d, metric, by, subject, ref)
+        stat, p, how = _mixed(d, metric, by, subject, ref)
+        note = _join(note, how)
         test = "mixedlm"  # type: ignore[assignment]
     elif test == "welch":
         r = stats.ttest_ind(b, a, equal_var=False)
@@ -309,7 +325,7 @@ def compare_groups(
     else:
         raise InputError(f"unknown test {test!r}; use 'welch' or 'mannwhitney'")
     if nesting == "none" and subject in d and d[subject].nunique() < len(d):
-        note = (note + "; " if note else "") + "several trials per animal treated as independent"
+        note = _join(note, "several trials per animal treated as independent")
     return Comparison(
         metric, unit, by, ref, oth, nesting, test, int(a.size), int(b.size),
         n_trials[ref], n_trials[oth],
@@ -317,6 +333,10 @@ def compare_groups(
         float(b.mean() - a.mean()) if a.size and b.size else np.nan,
         g, lo, hi, stat, p, alpha, bool(np.isfinite(p) and p < alpha), note,
     )  # fmt: skip
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 def _mixed(
@@ -366,4 +386,35 @@ def compare_all(
     out = pd.DataFrame(rows)
     if len(out):
         out["p_holm"] = holm(out["p"].to_numpy())
+        out["significant_holm"] = out["p_holm"].to_numpy(dtype=float) < out["alpha"].to_numpy()
     return out
+
+
+def comparison_summary(comparisons: pd.DataFrame, *, top: int = 8) -> list[str]:
+    """Console lines for :func:`compare_all`'s table: how many metrics differ after Holm's
+    adjustment (and at unadjusted p, for reference), then the ``top`` smallest p, each marked
+    whether it survives the adjustment; and the notes that apply to every metric."""
+    c = comparisons
+    if not len(c):
+        return []
+    first = c.iloc[0]
+    holm_sig = c["significant_holm"].to_numpy(dtype=bool)
+    raw_sig = c["significant"].to_numpy(dtype=bool)
+    lines = [
+        f"{first['other']} vs {first['reference']} ({first['test']}, {first['nesting']} "
+        f"nesting, alpha {first['alpha']}): {int(holm_sig.sum())} of {len(c)} metrics differ "
+        f"after Holm's adjustment ({int(raw_sig.sum())} at unadjusted p)"
+    ]
+    for _, r in c[raw_sig].sort_values("p").head(top).iterrows():
+        mark = "" if r["significant_holm"] else "  [not after Holm]"
+        lines.append(
+            f"  {r['metric']}: {r['mean_reference']:.3g} → {r['mean_other']:.3g} {r['unit']}, "
+            f"p = {r['p']:.2g} (Holm {r['p_holm']:.2g}), g = {r['hedges_g']:.2f} "
+            f"[{r['g_ci_low']:.2f}, {r['g_ci_high']:.2f}]{mark}"
+        )
+    notes = c["note"].fillna("").astype(str)
+    shared = {n for part in notes.iloc[0].split("; ") if (n := part.strip())}
+    for note in notes.iloc[1:]:
+        shared &= {part.strip() for part in note.split("; ")}
+    lines += [f"  note: {n}" for n in sorted(shared)]
+    return lines

@@ -271,7 +271,8 @@ def _figures(
         for metric in (*KEY_METRICS, *emg_latency):
             row = comparisons[comparisons["metric"] == metric]
             if len(row):
-                c = Comparison(**{k: v for k, v in row.iloc[0].items() if k != "p_holm"})
+                fields = Comparison.__dataclass_fields__
+                c = Comparison(**{k: v for k, v in row.iloc[0].items() if k in fields})
                 files.append(plot_group_comparison(table, c, folder / f"group_{metric}.png"))
         if np.isfinite(comparisons["hedges_g"].to_numpy(dtype=float)).any():
             files.append(plot_effect_sizes(comparisons, folder / "effect_sizes.png"))

@@ -153,6 +153,8 @@ def analyze(
 def _summary(result: ProjectAnalysis) -> None:
     import numpy as np
 
+    from mocap3d.analysis.groups import comparison_summary
+
     console = out_console()
     t = result.table
     console.print(f"analysed {len(t)} trial(s) → {result.out_dir}", markup=False, soft_wrap=True)
@@ -184,22 +186,8 @@ def _summary(result: ProjectAnalysis) -> None:
         )
     c = result.comparisons
     if len(c):
-        sig = c[c["significant"]]
-        first = c.iloc[0]
-        console.print(
-            f"  {first['other']} vs {first['reference']} ({first['test']}, {first['nesting']} "
-            f"nesting, alpha {first['alpha']}): {len(sig)} of {len(c)} metrics differ",
-            markup=False,
-        )
-        for _, r in sig.sort_values("p").head(8).iterrows():
-            console.print(
-                f"    {r['metric']}: {r['mean_reference']:.3g} → {r['mean_other']:.3g} "
-                f"{r['unit']}, "
-                f"p = {r['p']:.2g} (Holm {r['p_holm']:.2g}), g = {r['hedges_g']:.2f} "
-                f"[{r['g_ci_low']:.2f}, {r['g_ci_high']:.2f}]",
-                markup=False,
-                soft_wrap=True,
-            )
+        for line in comparison_summary(c):
+            console.print(f"  {line}", markup=False, soft_wrap=True)
     elif result.comparison_note:
         console.print(f"  {result.comparison_note}", markup=False, soft_wrap=True)
 

@@ -11,6 +11,7 @@ import pytest
 from mocap3d.analysis.groups import (
     compare_all,
     compare_groups,
+    comparison_summary,
     hedges_g,
     holm,
     metric_columns,
@@ -116,8 +117,58 @@ def test_holm_and_compare_all(rng):
     out = compare_all(df)
     assert list(out["metric"]) == ["y", "z"]  # absolute times and empty columns skipped
     assert (out["p_holm"] >= out["p"]).all()
+    assert (out["significant_holm"] == (out["p_holm"] < 0.05)).all()
     s = summarise_groups(df, metrics=["y"])
     assert set(s["group"]) == {"control", "perturbed"} and (s["n_animals"] == 6).all()
+
+
+def test_the_summary_counts_metrics_that_differ_after_holm(rng):
+    """20 metrics, 19 of them null: a metric with unadjusted p < alpha but not after Holm
+    is listed as such and not counted."""
+    df = nested(rng, effect=3.0)
+    units = {"y": "mm"}
+    for k in range(19):
+        df[f"null{k}_mm"] = rng.normal(size=len(df))
+        units[f"null{k}_mm"] = "mm"
+    df.attrs["units"] = units
+    for seed in range(50):  # a draw where some null metric has p < 0.05 but not Holm's
+        out = compare_all(df)
+        weak = out[out["significant"] & ~out["significant_holm"]]
+        if len(weak):
+            break
+        r = np.random.default_rng(seed)
+        for k in range(19):
+            df[f"null{k}_mm"] = r.normal(size=len(df))
+    assert len(weak), "no null metric below alpha in 50 draws"
+    lines = comparison_summary(out)
+    n_holm, n_raw = int(out["significant_holm"].sum()), int(out["significant"].sum())
+    assert n_holm < n_raw
+    assert lines[0].endswith(
+        f"{n_holm} of 20 metrics differ after Holm's adjustment ({n_raw} at unadjusted p)"
+    )
+    name = weak.iloc[0]["metric"]
+    (line,) = [x for x in lines if x.startswith(f"  {name}:")]
+    assert line.endswith("[not after Holm]")
+    (y,) = [x for x in lines if x.startswith("  y:")]
+    assert "not after Holm" not in y
+    assert comparison_summary(out.iloc[:0]) == []
+
+
+def test_trials_without_a_subject_are_left_out_not_pooled(rng):
+    df = nested(rng, effect=1.0)
+    df["subject"] = df["subject"].astype(object)
+    blank = df["session"].isin(["control0", "perturbed5"])
+    df.loc[blank, "subject"] = ""
+    with_blank = compare_groups(df, "y")
+    without = compare_groups(df[~blank], "y")
+    assert with_blank.p == pytest.approx(without.p) and with_blank.n_reference == 5
+    assert with_blank.n_trials_reference == 20  # 4 of 24 trials left out
+    assert "8 trial(s) without a 'subject' left out" in with_blank.note
+    assert (summarise_groups(df, metrics=["y"])["n_animals"] == 5).all()
+    df.loc[blank, "subject"] = np.nan  # as read back from CSV
+    assert compare_groups(df, "y", nesting="mixed").n_trials_other == 20
+    assert "session.toml" in compare_groups(df, "y").note
+    assert "without a" not in compare_groups(df, "y", nesting="none").note
 
 
 def test_table_round_trip_csv_and_h5(tmp_path, rng):
