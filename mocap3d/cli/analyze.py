@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mocap3d.cli._console import out_console, progress_bar
+from mocap3d.cli._usage import refuse_unused
 from mocap3d.errors import InputError
 
 if TYPE_CHECKING:
@@ -128,6 +129,11 @@ def analyze(
         if project is not None:
             if daq is not None or points3d is not None:
                 raise InputError("give either a PROJECT folder or --daq/--rig/--points3d, not both")
+            refuse_unused(
+                "a PROJECT folder (the project's rig, trials and session labels are used)",
+                {"--rig": rig is not None, "--window": bool(window), "--label": bool(label),
+                 "--points-group": points_group != "poses3d"},
+            )  # fmt: skip
             from mocap3d.analysis.project import analyze_project
 
             result = analyze_project(
@@ -140,6 +146,11 @@ def analyze(
                     "give a PROJECT folder, or --daq RAW.h5 and --rig RIG.toml "
                     "(and optionally --points3d POINTS.h5)"
                 )
+            refuse_unused(
+                "--daq (explicit inputs: poses come from --points3d, nothing is stored)",
+                {"--poses": poses != "auto", "--pose-noise-mm": pose_noise_mm != 0.0,
+                 "--no-store": not store},
+            )  # fmt: skip
             from mocap3d.analysis.project import analyze_recording
 
             result = analyze_recording(

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mocap3d.cli._console import out_console, progress_bar
+from mocap3d.cli._usage import refuse_unused
 from mocap3d.errors import InputError
 
 WORLDS = ("camera", "board_on_platform", "reference_points")
@@ -107,6 +108,10 @@ def calibrate(
     ref_cam = reference_camera
     kind = world
     if project is not None:
+        refuse_unused(
+            "--project (the project's calibration/footage is used; other footage: --rig --footage)",
+            {"--footage": footage is not None, "--camera": bool(explicit)},
+        )
         from mocap3d.io.project import open_project
 
         proj = open_project(project)

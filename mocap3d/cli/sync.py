@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mocap3d.cli._console import err_console, out_console, progress_bar
+from mocap3d.cli._usage import refuse_unused
 from mocap3d.errors import InputError
 
 
@@ -138,6 +139,12 @@ def sync(
         if project is not None:
             if daq is not None or video or frames:
                 raise InputError("give either --project or --daq with --video/--frames, not both")
+            refuse_unused(
+                "--project (its rig, trials and session files are used)",
+                {"--rig": rig is not None, "--frame-log": bool(frame_log),
+                 "--trial": trial != "trial_001", "--burst": burst is not None,
+                 "--out": out != Path("session.h5")},
+            )  # fmt: skip
             proj = open_project(project)
             sessions = [proj.session(s) for s in session] if session else proj.sessions()
             if not sessions:
@@ -154,6 +161,7 @@ def sync(
                 raise InputError(
                     "give --project DIR, or --daq RAW.h5 --rig RIG.toml with --video NAME=PATH"
                 )
+            refuse_unused("--daq", {"--session": bool(session)})
             r = load_rig(rig)
             inputs: dict[str, VideoInput] = {}
             for cam, p in _pairs(video, "--video").items():

@@ -139,6 +139,8 @@ def test_cli_project_and_errors(project, tmp_path, capsys):
         (["--daq", str(tmp_path / "x.h5")], "--rig"),
         ([str(project.root), "--test", "ttest"], "--test"),
         ([str(project.root), "--window", "1:2"], "not both"),
+        ([str(project.root), "--rig", "r.toml", "--label", "a=b"], "--rig, --label: nothing to"),
+        (["--daq", "d.h5", "--rig", "r.toml", "--poses", "truth"], "--poses: nothing to do with"),
     ):
         with pytest.raises(SystemExit) as exc:
             main(

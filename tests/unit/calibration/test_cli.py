@@ -164,6 +164,7 @@ def test_mixed_image_sizes_exit_2(demo_footage, tmp_path):
         ((), "exactly one of --project"),
         (("--board", "x.toml", "--rig", "y.toml"), "exactly one of"),
         (("--project", "nowhere"), "not a mocap3d project"),
+        (("--project", "p", "--footage", "f"), "--footage: nothing to do with --project"),
     ],
 )
 def test_usage_errors(args, match, tmp_path):

@@ -147,6 +147,8 @@ def test_cli_project_and_explicit_files(recording, tmp_path):
     assert bad.returncode == 2 and "far more exposure pulses than frames" in bad.stderr
     assert not (tmp_path / "y.h5").exists()
     assert run_cli("sync").returncode == 2
+    ignored = run_cli("sync", "--project", str(rec.project.root), "--burst", "1")
+    assert ignored.returncode == 2 and "--burst: nothing to do with --project" in ignored.stderr
 
 
 def test_file_read_in_blocks_equals_one_read(recording):
