@@ -2,7 +2,9 @@
 
 The metrics table has one row per trial: label columns (``session``, ``subject``, ``group``,
 ``trial`` …), one column per metric (unit in the name, units also in ``table.attrs["units"]``),
-``events_source`` and ``reasons`` (why the trial's missing metrics are missing). It is written
+``events_source``, ``notes`` (how a metric was computed where that matters, e.g. the force
+drift estimated without quiet stance after the landing) and ``reasons`` (why the trial's
+missing metrics are missing). It is written
 as CSV and as HDF5 (netCDF-4 via h5netcdf, readable by pandas through xarray and by any HDF5
 tool).
 
@@ -37,6 +39,7 @@ from mocap3d.io.atomic import atomic_path
 
 __all__ = [
     "LABELS",
+    "TEXT_COLUMNS",
     "Comparison",
     "compare_all",
     "compare_groups",
@@ -51,6 +54,9 @@ __all__ = [
 
 LABELS = ("session", "subject", "group", "trial")
 """Label columns every table starts with."""
+TEXT_COLUMNS = ("events_source", "notes", "reasons")
+"""Text columns every table ends with: where the events came from, what to know about how a
+trial's metrics were computed, why its missing metrics are missing."""
 
 
 def metrics_table(
@@ -65,9 +71,9 @@ def metrics_table(
         if c not in df.columns:
             df[c] = ""
     first = [c for c in LABELS] + [
-        c for c in df.columns if c not in LABELS and c not in ("events_source", "reasons")
+        c for c in df.columns if c not in LABELS and c not in TEXT_COLUMNS
     ]
-    last = [c for c in ("events_source", "reasons") if c in df.columns]
+    last = [c for c in TEXT_COLUMNS if c in df.columns]
     df = df[first + last]
     df.attrs["units"] = dict(units or {})
     return df
@@ -79,11 +85,7 @@ def metric_columns(df: pd.DataFrame, *, include_times: bool = False) -> list[str
     units = df.attrs.get("units", {})
     out = []
     for c in df.columns:
-        if (
-            c in LABELS
-            or c in ("events_source", "reasons")
-            or not pd.api.types.is_numeric_dtype(df[c])
-        ):
+        if c in LABELS or c in TEXT_COLUMNS or not pd.api.types.is_numeric_dtype(df[c]):
             continue
         if units and c not in units:  # a numeric label, e.g. trial_start_s
             continue
@@ -136,7 +138,7 @@ def read_metrics_table(path: str | Path) -> pd.DataFrame:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             df = ds.load().to_dataframe().reset_index(drop=True)
             units = {c: ds[c].attrs["units"] for c in ds.data_vars if "units" in ds[c].attrs}
-    for c in (*LABELS, "events_source", "reasons"):
+    for c in (*LABELS, *TEXT_COLUMNS):
         if c in df.columns:
             df[c] = df[c].fillna("").astype(str)
     df.attrs["units"] = units

@@ -102,12 +102,13 @@ class TrialResult:
     emg_onsets: xr.Dataset | None = None
 
     def row(self) -> dict[str, Any]:
-        """Labels, metrics, ``events_source`` and ``reasons`` as one flat dict."""
+        """Labels, metrics, ``events_source``, ``notes`` and ``reasons`` as one flat dict."""
         from mocap3d.analysis._metrics import summarise_reasons
 
         out: dict[str, Any] = dict(self.labels)
         out.update(self.metrics.values)
         out["events_source"] = self.events_source
+        out["notes"] = "; ".join(self.force.notes) if self.force is not None else ""
         out["reasons"] = summarise_reasons(self.metrics.reasons)
         return out
 

@@ -188,6 +188,15 @@ def _summary(result: ProjectAnalysis) -> None:
                 parts.append(f"{g or '—'} {v.mean():.3g} ± {sd:.2g} (n={v.size})")
         if parts:
             console.print(f"  {name} [{unit}]: " + "; ".join(parts), markup=False, soft_wrap=True)
+    n_noted = int((t["notes"] != "").sum()) if "notes" in t else 0
+    if n_noted:
+        first = next(n for n in t["notes"] if n)
+        console.print(
+            f"  {n_noted} trial(s) with notes on how metrics were computed (e.g. {first}): "
+            "see the notes column of metrics.csv",
+            markup=False,
+            soft_wrap=True,
+        )
     n_missing = int((t["reasons"] != "").sum()) if "reasons" in t else 0
     if n_missing:
         console.print(

@@ -20,7 +20,6 @@ from mocap3d.io.project import Project, Session
 from mocap3d.results import physical
 
 LABEL_COLUMNS = ("session", "subject", "group", "trial")
-TEXT_COLUMNS = ("events_source", "reasons")
 # the analysis' event columns (<source>_<name>_s) → the report's event names
 EVENTS = {
     "movement_onset": "onset",

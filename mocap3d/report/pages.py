@@ -100,6 +100,9 @@ def trial_page(
         about.blocks.append(Text(TRUTH_NOTE.format(src=truth[0].split(": ", 1)[1]), note=True))
     for m in o.missing:
         about.blocks.append(Text(f"Not available yet — {m}.", note=True))
+    notes = str(t.metrics.get("notes", "") or "")
+    if notes:
+        about.blocks.append(Text(f"How the analysis computed some metrics: {notes}", note=True))
     reasons = str(t.metrics.get("reasons", "") or "")
     if reasons:
         about.blocks.append(Text(f"Metrics the analysis could not compute: {reasons}", note=True))
@@ -116,7 +119,7 @@ def trial_page(
             },
             index=pd.Index(list(events), name="event"),
         )
-        shown = {k: v for k, v in t.metrics.items() if k != "reasons"}
+        shown = {k: v for k, v in t.metrics.items() if k not in ("notes", "reasons")}
         metrics = pd.DataFrame(
             {"value": list(shown.values())}, index=pd.Index(list(shown), name="metric")
         )

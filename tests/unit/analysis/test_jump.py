@@ -138,3 +138,17 @@ def test_unusable_poses_are_a_reason_not_a_crash(sim_trials, sim_rig):
     assert "individuals" in r.metrics.reasons["kin_takeoff_s"]
     assert "individuals" in r.metrics.reasons["knee_at_takeoff_deg"]
     assert np.isfinite(r.metrics.get("jump_height_impulse_mm"))
+
+
+def test_a_trial_cut_short_after_landing_says_how_its_force_was_detrended(sim_trials, sim_rig):
+    """Without quiet stance after the landing the drift comes from within-window slopes (less
+    exact: jump heights of shorter trials drifted by up to +3 %); the row says so."""
+    inputs, truth = sim_trials[0]
+    full = analyze_trial(inputs, angles=sim_rig).row()
+    assert full["notes"] == ""
+    end = truth.events["landing"] + 0.05
+    cut = TrialInputs(inputs.labels, (inputs.window[0], end), inputs.poses3d,
+                      inputs.force.sel(time=slice(None, end)), None, inputs.emg)  # fmt: skip
+    row = analyze_trial(cut, angles=sim_rig).row()
+    assert "drift from within-window slopes (no quiet stance after landing)" in row["notes"]
+    assert list(row)[-3:] == ["events_source", "notes", "reasons"]
