@@ -98,12 +98,6 @@ def _report(name: str, old: np.ndarray, new: np.ndarray) -> FilterReport:
     )
 
 
-def _running_median(x: np.ndarray, window: int) -> np.ndarray:
-    """NaN-aware centred running median of (T, M, 3); frames beyond the ends count as
-    missing; NaN stays NaN."""
-    return running_median(x, window, ends="pad")
-
-
 def _check_window(window: int) -> None:
     if window < 3 or window % 2 == 0:
         raise InputError(f"window must be an odd number of frames ≥ 3, found {window}")
@@ -120,7 +114,7 @@ def median_filter(ds: xr.Dataset, *, window: int = 5) -> tuple[xr.Dataset, Filte
     _check_window(window)
     ds = validate_poses3d(ds)
     old = _points(ds)
-    new = _running_median(old, window)
+    new = running_median(old, window, ends="pad")
     rep = _report(f"median_filter(window={window})", old, new)
     return _with_points(ds, new, str(rep)), rep
 
@@ -134,7 +128,7 @@ def drop_jumps(
         raise InputError(f"max_jump_mm must be > 0, found {max_jump_mm}")
     ds = validate_poses3d(ds)
     old = _points(ds)
-    med = _running_median(old, window)
+    med = running_median(old, window, ends="pad")
     with np.errstate(invalid="ignore"):
         far = np.linalg.norm(old - med, axis=-1) > max_jump_mm
     new = old.copy()

@@ -347,26 +347,11 @@ def triangulate(
         cameras, bones naming unknown keypoints, or no frame rate for the spatiotemporal method.
     """
     poses2d = validate_poses2d(poses2d)
-    if unseen == "leave_out":
-        counts: dict[str, int] = {}
-        for kp, _ in unseen_keypoints(poses2d, min_score=min_score):
-            counts[kp] = counts.get(kp, 0) + 1
-        out = [k for k, n in counts.items() if n == poses2d.sizes["individual"]]
-        if out:
-            keypoints = [str(k) for k in poses2d.keypoint.values]
-            kept = [k for k in keypoints if k not in out]
-            if not kept:
-                check_keypoints(poses2d, min_score=min_score)  # raises: nothing to solve
-            ds = triangulate(
-                poses2d.sel(keypoint=kept), calibration, method=method, min_score=min_score,
-                weighted=weighted, threshold_px=threshold_px,
-                bones=[b for b in bones if b[0] in kept and b[1] in kept], fps=fps,
-                options=options, max_gap=max_gap, chunk_frames=chunk_frames, workers=workers,
-                progress=progress,
-            )  # fmt: skip
-            ds = ds.reindex(keypoint=keypoints, fill_value={"n_views": 0})
-            ds.attrs["keypoints_left_out"] = out
-            return ds
+    all_keypoints = [str(k) for k in poses2d.keypoint.values]
+    left_out = _unseen_by_all(poses2d, min_score) if unseen == "leave_out" else []
+    if left_out and len(left_out) < len(all_keypoints):  # none left: check_keypoints raises
+        poses2d = poses2d.drop_sel(keypoint=left_out)
+        bones = [b for b in bones if b[0] not in left_out and b[1] not in left_out]
     group = check_cameras(poses2d, calibration)
     check_keypoints(poses2d, min_score=min_score)
     keypoints = [str(k) for k in poses2d.keypoint.values]
@@ -426,4 +411,14 @@ def triangulate(
     )
     ds = ds.assign_coords(view=list(group.names))
     ds["view_error"].attrs["units"] = "px"
+    if left_out:
+        ds = ds.reindex(keypoint=all_keypoints, fill_value={"n_views": 0})
+        ds.attrs["keypoints_left_out"] = left_out
     return ds
+
+
+def _unseen_by_all(poses2d: xr.Dataset, min_score: float) -> list[str]:
+    """Keypoints no two cameras see in one frame, for every individual."""
+    unseen = unseen_keypoints(poses2d, min_score=min_score)
+    everyone = [str(i) for i in poses2d.individual.values]
+    return [str(k) for k in poses2d.keypoint.values if all((str(k), i) in unseen for i in everyone)]
