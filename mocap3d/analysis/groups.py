@@ -47,6 +47,7 @@ __all__ = [
     "hedges_g",
     "metric_columns",
     "metrics_table",
+    "named_animal",
     "read_metrics_table",
     "summarise_groups",
     "write_metrics_table",
@@ -156,8 +157,8 @@ def summarise_groups(
         for c in cols:
             v = sub[c].to_numpy(dtype=float)
             ok = v[np.isfinite(v)]
-            animals = (  # a blank subject is no known animal
-                sub.loc[np.isfinite(v), "subject"].replace("", np.nan).nunique()
+            animals = (
+                sub.loc[np.isfinite(v) & named_animal(sub["subject"]), "subject"].nunique()
                 if "subject" in sub
                 else np.nan
             )
@@ -293,7 +294,7 @@ def compare_groups(
     d = d[np.isfinite(d[metric].to_numpy(dtype=float)) & d[by].isin([ref, oth])]
     note = ""
     if nesting in ("animal", "mixed"):  # a trial of no known animal cannot be nested
-        nameless = d[subject].isna() | (d[subject].astype(str).str.strip() == "")
+        nameless = ~named_animal(d[subject])
         if nameless.any():
             note = (
                 f"{int(nameless.sum())} trial(s) without a {subject!r} left out (they would "
@@ -335,6 +336,12 @@ def compare_groups(
         float(b.mean() - a.mean()) if a.size and b.size else np.nan,
         g, lo, hi, stat, p, alpha, bool(np.isfinite(p) and p < alpha), note,
     )  # fmt: skip
+
+
+def named_animal(subjects: pd.Series) -> pd.Series:
+    """Which rows name their animal: a blank or missing subject is no known animal (such
+    trials cannot be nested in animals, nor counted as one)."""
+    return subjects.notna() & (subjects.astype(str).str.strip() != "")
 
 
 def _join(note: str, more: str) -> str:
@@ -395,7 +402,7 @@ def compare_all(
 def comparison_summary(comparisons: pd.DataFrame, *, top: int = 8) -> list[str]:
     """Console lines for :func:`compare_all`'s table: how many metrics differ after Holm's
     adjustment (and at unadjusted p, for reference), then the ``top`` smallest p, each marked
-    whether it survives the adjustment; and the notes that apply to every metric."""
+    whether it survives the adjustment."""
     c = comparisons
     if not len(c):
         return []
@@ -414,9 +421,4 @@ def comparison_summary(comparisons: pd.DataFrame, *, top: int = 8) -> list[str]:
             f"p = {r['p']:.2g} (Holm {r['p_holm']:.2g}), g = {r['hedges_g']:.2f} "
             f"[{r['g_ci_low']:.2f}, {r['g_ci_high']:.2f}]{mark}"
         )
-    notes = c["note"].fillna("").astype(str)
-    shared = {n for part in notes.iloc[0].split("; ") if (n := part.strip())}
-    for note in notes.iloc[1:]:
-        shared &= {part.strip() for part in note.split("; ")}
-    lines += [f"  note: {n}" for n in sorted(shared)]
     return lines

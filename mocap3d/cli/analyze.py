@@ -164,7 +164,7 @@ def analyze(
 def _summary(result: ProjectAnalysis) -> None:
     import numpy as np
 
-    from mocap3d.analysis.groups import comparison_summary
+    from mocap3d.analysis.groups import comparison_summary, named_animal
 
     console = out_console()
     t = result.table
@@ -208,6 +208,14 @@ def _summary(result: ProjectAnalysis) -> None:
     if len(c):
         for line in comparison_summary(c):
             console.print(f"  {line}", markup=False, soft_wrap=True)
+        nameless = int((~named_animal(t["subject"])).sum()) if "subject" in t else 0
+        if nameless and c["nesting"].iloc[0] != "none":
+            console.print(
+                f"  {nameless} trial(s) without a subject left out of the comparison: set "
+                "`subject` in their session.toml",
+                markup=False,
+                soft_wrap=True,
+            )
     elif result.comparison_note:
         console.print(f"  {result.comparison_note}", markup=False, soft_wrap=True)
 

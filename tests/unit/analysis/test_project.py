@@ -134,6 +134,17 @@ def test_cli_project_and_errors(project, tmp_path, capsys):
     assert out.returncode == 0, out.stderr
     assert "analysed 6 trial(s)" in out.stdout and "jump height v²/2g" in out.stdout
     assert (tmp_path / "cli" / "metrics.csv").is_file()
+    # a session without a subject: its trials are left out of the comparison, and it says so
+    toml = project.sessions()[0].root / "session.toml"
+    meta = tomllib.loads(toml.read_text())
+    meta["session"]["subject"] = ""
+    toml.write_text(tomli_w.dumps(meta))
+    with pytest.raises(SystemExit) as done:
+        main(["analyze", str(project.root), "--poses", "truth", "--no-figures", "--no-store",
+              "--out", str(tmp_path / "nameless")])  # fmt: skip
+    assert done.value.code == 0
+    said = capsys.readouterr().out
+    assert "3 trial(s) without a subject left out of the comparison" in said
     for args, message in (
         ([str(tmp_path / "nowhere")], "not a mocap3d project"),
         (["--daq", str(tmp_path / "x.h5")], "--rig"),
