@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -53,12 +54,15 @@ def exposure_s(rig: Rig) -> float:
     return (cam.exposure_us or 0.5e6 / cam.fps) * 1e-6
 
 
-def session_windows(session: Session, rig: Rig) -> tuple[list[TrialWindow], dict[str, str]]:
-    """Trial windows of a session (module docstring) and, per trial without one, why."""
+def session_windows(
+    session: Session, rig: Rig, trials: Sequence[str] | None = None
+) -> tuple[list[TrialWindow], dict[str, str]]:
+    """Trial windows of a session (module docstring) and, per trial without one, why;
+    ``trials``: only these (default: all of the session's)."""
     from mocap3d.io.frames import read_frame_log
     from mocap3d.io.session import list_datasets, read_dataset
 
-    trials = session.trials()
+    trials = list(trials) if trials is not None else session.trials()
     found: dict[str, TrialWindow] = {}
     groups = set(list_datasets(session.derived_path))
     for t in trials:

@@ -162,10 +162,9 @@ def _window(trial: str, times: list[np.ndarray], session: Session, rig: Rig) -> 
         return float(min(t.min() for t in finite)), float(
             max(t.max() for t in finite) + 1 / rig.fps
         )
-    windows, why = session_windows(session, rig)
-    for w in windows:
-        if w.name == trial:
-            return w.start, w.end
+    windows, why = session_windows(session, rig, [trial])
+    if windows:
+        return windows[0].start, windows[0].end
     raise InputError(
         f"session {session.name!r}, trial {trial!r}: "
         + why.get(trial, "no poses, frame times or DAQ trial marker to say when the trial was")

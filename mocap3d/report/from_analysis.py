@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from mocap3d.analysis.groups import LABELS
 from mocap3d.io.project import Project, Session
 from mocap3d.results import physical
 
-LABEL_COLUMNS = ("session", "subject", "group", "trial")
 # the analysis' event columns (<source>_<name>_s) → the report's event names
 EVENTS = {
     "movement_onset": "onset",
@@ -47,7 +47,7 @@ def session_metrics(project: Project, session: Session) -> pd.DataFrame | None:
     if "session" not in df.columns or "trial" not in df.columns:
         return None
     part = df[df["session"].astype(str) == session.name].copy()
-    part = part.drop(columns=[c for c in LABEL_COLUMNS if c != "trial" and c in part.columns])
+    part = part.drop(columns=[c for c in LABELS if c != "trial" and c in part.columns])
     part = part.set_index(part["trial"].astype(str)).drop(columns=["trial"])
     part.index.name = "trial"
     part.attrs = dict(df.attrs)
