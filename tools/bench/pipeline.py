@@ -10,9 +10,9 @@ they run once per project in the driving process whatever the scheduler.
 Rows: ``serial`` (one task at a time, 1 torch thread — the work split as on the cluster),
 ``serial-2threads`` (one task at a time, torch on both cores — the best a single process
 does here), ``dask-2workers`` (LocalCluster, 2 worker processes × 1 thread; the cluster's
-start-up is included), ``dask-1worker-2threads`` (the local default on 2 cores). The target
-ratio is ``dask_2workers_vs_serial``; the Dask results must
-be identical to the serial ones.
+start-up is included), ``dask-1worker-2threads`` (one worker process, torch on both cores
+in its tasks). The target ratio is ``dask_2workers_vs_serial``; the Dask results must be
+identical to the serial ones.
 
 Run under the CPU lock:  flock /tmp/mocap3d-cpu.lock python tools/bench/pipeline.py --json out.json
 """
